@@ -1,0 +1,1 @@
+// Agent: implementation arrives in its own files.

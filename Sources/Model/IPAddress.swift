@@ -1,0 +1,213 @@
+/// An IPv4 or IPv6 address, stored as a 128-bit value.
+///
+/// IPv4 addresses keep their 32 bits in the low word of `low`; the family is explicit, so
+/// `10.0.0.1` and `::a00:1` are different values.
+///
+/// ```swift
+/// let gw = IPAddress("203.0.113.10")!
+/// gw.family            // .v4
+/// gw.description       // "203.0.113.10"
+/// IPAddress("2001:db8::1")!.bytes.count   // 16
+/// ```
+public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public let family: AddressFamily
+    /// High 64 bits (always 0 for IPv4).
+    public let high: UInt64
+    /// Low 64 bits (IPv4: the address in the low 32 bits).
+    public let low: UInt64
+
+    public init(v4 value: UInt32) {
+        family = .v4
+        high = 0
+        low = UInt64(value)
+    }
+
+    public init(v6High high: UInt64, low: UInt64) {
+        family = .v6
+        self.high = high
+        self.low = low
+    }
+
+    /// The address from network-order bytes: 4 for IPv4, 16 for IPv6; nil for any other length.
+    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        switch bytes.count {
+        case 4:
+            var v: UInt32 = 0
+            for b in bytes { v = v << 8 | UInt32(b) }
+            self.init(v4: v)
+        case 16:
+            var h: UInt64 = 0, l: UInt64 = 0
+            for (i, b) in bytes.enumerated() {
+                if i < 8 { h = h << 8 | UInt64(b) } else { l = l << 8 | UInt64(b) }
+            }
+            self.init(v6High: h, low: l)
+        default:
+            return nil
+        }
+    }
+
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (including `::` and an embedded IPv4 tail).
+    /// Zone suffixes (`%eth0`) and leading zeros in IPv4 octets are rejected.
+    public init?(_ text: some StringProtocol) {
+        if text.contains(":") {
+            guard let v = IPAddress.parseV6(Substring(text)) else { return nil }
+            self.init(v6High: v.0, low: v.1)
+        } else {
+            guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
+            self.init(v4: v)
+        }
+    }
+
+    /// Network-order bytes: 4 for IPv4, 16 for IPv6.
+    public var bytes: [UInt8] {
+        switch family {
+        case .v4:
+            let v = UInt32(truncatingIfNeeded: low)
+            return [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
+        case .v6:
+            var out = [UInt8](repeating: 0, count: 16)
+            for i in 0..<8 {
+                out[i] = UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(i)))
+                out[8 + i] = UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(i)))
+            }
+            return out
+        }
+    }
+
+    /// The number of bits in an address of this family (32 or 128).
+    public var bitWidth: Int { family.bitWidth }
+
+    public var description: String {
+        switch family {
+        case .v4:
+            let b = bytes
+            return "\(b[0]).\(b[1]).\(b[2]).\(b[3])"
+        case .v6:
+            return IPAddress.formatV6(high: high, low: low)
+        }
+    }
+
+    public static func < (a: IPAddress, b: IPAddress) -> Bool {
+        if a.family != b.family { return a.family == .v4 }
+        if a.high != b.high { return a.high < b.high }
+        return a.low < b.low
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let v = IPAddress(s) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an IP address: \(s.prefix(64))")
+        }
+        self = v
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    // MARK: - Bit access used by prefixes
+
+    /// The address with every bit after the first `length` bits cleared.
+    public func masked(to length: Int) -> IPAddress {
+        let width = bitWidth
+        let n = max(0, min(length, width))
+        switch family {
+        case .v4:
+            let mask: UInt64 = n == 0 ? 0 : (UInt64(0xffff_ffff) << UInt64(32 - n)) & 0xffff_ffff
+            return IPAddress(v4: UInt32(truncatingIfNeeded: low & mask))
+        case .v6:
+            let hm: UInt64 = n >= 64 ? ~0 : (n == 0 ? 0 : ~0 << UInt64(64 - n))
+            let lm: UInt64 = n <= 64 ? 0 : (n == 128 ? ~0 : ~0 << UInt64(128 - n))
+            return IPAddress(v6High: high & hm, low: low & lm)
+        }
+    }
+
+    // MARK: - Parsing
+
+    static func parseV4(_ s: Substring) -> UInt32? {
+        var value: UInt32 = 0
+        var parts = 0
+        for part in s.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            if part.count > 1 && part.first == "0" { return nil }
+            guard let octet = UInt32(part), octet <= 255 else { return nil }
+            value = value << 8 | octet
+            parts += 1
+        }
+        return parts == 4 ? value : nil
+    }
+
+    static func parseV6(_ s: Substring) -> (UInt64, UInt64)? {
+        if s.isEmpty || s.count > 45 { return nil }
+        // Parse colon-separated groups; an IPv4 tail is allowed only as the very last piece.
+        func groups(_ part: Substring, last: Bool) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var out: [UInt16] = []
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, piece) in pieces.enumerated() {
+                if piece.contains(".") {
+                    guard last, i == pieces.count - 1, let v4 = parseV4(piece) else { return nil }
+                    out.append(UInt16(v4 >> 16))
+                    out.append(UInt16(v4 & 0xffff))
+                } else {
+                    guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit),
+                          let g = UInt16(piece, radix: 16) else { return nil }
+                    out.append(g)
+                }
+            }
+            return out
+        }
+        var all: [UInt16]
+        if let gap = s.range(of: "::") {
+            let head = s[s.startIndex..<gap.lowerBound], tail = s[gap.upperBound...]
+            if tail.contains("::") { return nil }
+            guard let h = groups(head, last: false), let t = groups(tail, last: true), h.count + t.count <= 7 else { return nil }
+            all = h + [UInt16](repeating: 0, count: 8 - h.count - t.count) + t
+        } else {
+            guard let g = groups(s, last: true), g.count == 8 else { return nil }
+            all = g
+        }
+        var h: UInt64 = 0, l: UInt64 = 0
+        for i in 0..<4 { h = h << 16 | UInt64(all[i]) }
+        for i in 4..<8 { l = l << 16 | UInt64(all[i]) }
+        return (h, l)
+    }
+
+    /// RFC 5952 text: lower case, the longest run (≥ 2) of zero groups compressed, the first one on a tie.
+    static func formatV6(high: UInt64, low: UInt64) -> String {
+        var groups = [UInt16](repeating: 0, count: 8)
+        for i in 0..<4 {
+            groups[i] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(i)))
+            groups[4 + i] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(i)))
+        }
+        var bestStart = -1, bestLen = 0, i = 0
+        while i < 8 {
+            if groups[i] == 0 {
+                var j = i
+                while j < 8 && groups[j] == 0 { j += 1 }
+                if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        func hex(_ range: Range<Int>) -> String {
+            range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
+        }
+        if bestStart < 0 { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLen)..<8)
+    }
+}
+
+/// An address family, with the kernel's `AF_*` numbers.
+public enum AddressFamily: UInt8, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    case v4 = 2   // AF_INET
+    case v6 = 10  // AF_INET6
+
+    public var bitWidth: Int { self == .v4 ? 32 : 128 }
+    public var description: String { self == .v4 ? "IPv4" : "IPv6" }
+
+    public static func < (a: AddressFamily, b: AddressFamily) -> Bool { a.rawValue < b.rawValue }
+}

@@ -1,0 +1,1 @@
+// Netlink: implementation arrives in its own files.

@@ -1,0 +1,1 @@
+// OpenStack: implementation arrives in its own files.

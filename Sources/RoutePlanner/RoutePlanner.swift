@@ -1,0 +1,1 @@
+// RoutePlanner: implementation arrives in its own files.
