@@ -29,6 +29,7 @@ let package = Package(
             "Model",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Agent", dependencies: [

@@ -41,13 +41,14 @@ public struct KernelRoute: Hashable, Sendable, Codable, Comparable {
 /// A kernel nexthop object (`RTM_NEWNEXTHOP`, Linux 5.3+).
 public struct KernelNexthop: Hashable, Sendable, Codable, Comparable {
     public var id: UInt32
-    public var gateway: IPAddress
-    /// `NHA_OIF`: the interface the gateway is reached through.
+    /// `NHA_GATEWAY`; nil for nexthops without one (blackhole, groups, device-only), which only foreign software creates.
+    public var gateway: IPAddress?
+    /// `NHA_OIF`: the interface the gateway is reached through (0 when none).
     public var outputInterface: Int32
     /// `nh_protocol`.
     public var proto: UInt8
 
-    public init(id: UInt32, gateway: IPAddress, outputInterface: Int32, proto: UInt8) {
+    public init(id: UInt32, gateway: IPAddress?, outputInterface: Int32, proto: UInt8) {
         self.id = id
         self.gateway = gateway
         self.outputInterface = outputInterface
@@ -137,8 +138,8 @@ public enum KernelOperation: Hashable, Sendable, Codable {
             }
         }
         switch self {
-        case .addNexthop(let n): return "add nexthop \(n.id) via \(n.gateway)"
-        case .replaceNexthop(let n): return "replace nexthop \(n.id) via \(n.gateway)"
+        case .addNexthop(let n): return "add nexthop \(n.id) via \(n.gateway.map { "\($0)" } ?? "-")"
+        case .replaceNexthop(let n): return "replace nexthop \(n.id) via \(n.gateway.map { "\($0)" } ?? "-")"
         case .deleteNexthop(let id): return "delete nexthop \(id)"
         case .addRoute(let r): return "add route \(r.destination) \(target(r.target)) table \(r.table)"
         case .replaceRoute(let r): return "replace route \(r.destination) \(target(r.target)) table \(r.table)"
