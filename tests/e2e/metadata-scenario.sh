@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# End-to-end test: the 2013 metadata failure and its fix, for real, in network namespaces.
+#
+# An instance on a private tenant subnet asks 169.254.169.254 for its SSH key. Its router DNATs the
+# request to the metadata host but keeps the private source address; the metadata host's default
+# route leads elsewhere, so the reply never comes back and the request times out. metadata-route-agent,
+# run on the metadata host against a Neutron describing the topology, adds "10.0.0.0/24 via
+# 203.0.113.10 proto 200" and the request succeeds. The test then checks refusals of hostile subnets,
+# IPv6 (no NAT), that a removed router interface removes the route, and that a foreign route is never
+# touched. Topology and helpers: scripts/lib/netns.sh.
+#
+# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--emulate]
+#   --agent PATH  the agent binary (default: $MRA_AGENT, else .build/debug/metadata-route-agent,
+#                 built with `swift build` when missing)
+#   --emulate     do the agent's expected work with `ip route` instead (to debug the topology)
+# Needs root. Without root it skips, unless CI is set: then a missing privilege is a failure.
+# Output: one PASS/FAIL line per assertion, then "N passed, N failed"; exit 1 on any failure.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../../scripts/lib/netns.sh
+source "$ROOT/scripts/lib/netns.sh"
+# shellcheck source=lib/assert.sh
+source "$HERE/lib/assert.sh"
+
+AGENT=${MRA_AGENT:-}
+EMULATE=0
+while (($#)); do
+    case $1 in
+        --agent) AGENT=$2; shift 2 ;;
+        --emulate) EMULATE=1; shift ;;
+        *) echo "usage: $0 [--agent PATH] [--emulate]" >&2; exit 64 ;;
+    esac
+done
+
+if ! mra_is_root; then
+    if [[ -n ${CI:-} ]]; then
+        echo "FAIL  metadata scenario needs root (CI is set, so this is a failure, not a skip)"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "SKIP  metadata scenario needs root (network namespaces); run it with sudo"
+    exit 0
+fi
+for tool in ip nft curl "$MRA_PYTHON"; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool (run scripts/setup-deps.sh)" >&2; exit 1; }
+done
+
+if ((EMULATE == 0)); then
+    if [[ -z $AGENT ]]; then
+        AGENT="$ROOT/.build/debug/metadata-route-agent"
+        if [[ ! -x $AGENT ]]; then
+            echo "building the agent (swift build --product metadata-route-agent) ..."
+            (cd "$ROOT" && swift build --product metadata-route-agent)
+        fi
+    fi
+    [[ -x $AGENT ]] || { echo "agent binary not found: $AGENT" >&2; exit 1; }
+    echo "agent: $AGENT"
+else
+    echo "agent: EMULATED with ip route (--emulate)"
+fi
+
+mra_init e2e
+SNAPSHOT="$MRA_TMP/neutron-snapshot.json"
+
+# agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against the current Neutron snapshot.
+# Output goes to stdout; the exit status is the agent's.
+agent() {
+    local sub=$1; shift
+    if ((EMULATE)); then
+        case $sub in
+            sync) if grep -q '"port-a-v4"' "$SNAPSHOT"; then mra_emulate_sync yes; else mra_emulate_sync no; fi ;;
+            routes) in_ns "$NS_META" ip route show proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route show proto "$MRA_PROTO" ;;
+            cleanup) in_ns "$NS_META" ip route flush proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route flush proto "$MRA_PROTO" ;;
+            *) echo "emulation has no '$sub'" >&2; return 70 ;;
+        esac
+        return
+    fi
+    in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "$@"
+}
+
+# show TEXT: echo a command's output indented under the assertions (nothing when empty).
+show() {
+    [[ -n $1 ]] && show "$1"
+    return 0
+}
+
+# owned_routes: the routes with the agent's protocol number on the metadata host (v4 then v6).
+owned_routes() {
+    in_ns "$NS_META" ip -4 route show table main proto "$MRA_PROTO"
+    in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO"
+}
+
+# route_of PREFIX: the metadata host's route(s) for exactly PREFIX, any protocol.
+route_of() {
+    in_ns "$NS_META" ip route show table main exact "$1"
+}
+
+# --------------------------------------------------------------------------------------------
+echo "== setting up namespaces $NS_INST, $NS_RTR, $NS_META"
+mra_topology_create
+mra_metadata_server_start
+mra_instance_server_start
+mra_write_snapshot "$SNAPSHOT" yes yes
+
+# A route the operator owns: the agent must never touch it.
+FOREIGN=198.51.100.0/24
+in_ns "$NS_META" ip route add "$FOREIGN" via "$MRA_UPSTREAM_V4" proto static
+FOREIGN_ROUTE=$(route_of "$FOREIGN")
+foreign_untouched() {
+    expect_eq "foreign route $FOREIGN untouched ($1)" "$FOREIGN_ROUTE" "$(route_of "$FOREIGN")"
+}
+
+echo "== before the agent"
+# Control: the path itself works. A request to the metadata host's own address is SNATed to the
+# router's gateway address, which the host can answer: only the DNAT-without-SNAT path lacks a way back.
+expect_success "control: instance reaches the metadata host directly (SNAT path)" \
+    in_ns "$NS_INST" curl -sf -m 3 "http://$MRA_META_V4/$MRA_KEY_PATH"
+expect_failure "instance's request to $MRA_METADATA_IP fails: no route back to $MRA_TENANT_V4_CIDR" \
+    instance_fetch_key
+expect_failure "metadata host cannot reach the instance over IPv6 ($MRA_INSTANCE_V6)" \
+    meta_fetch_instance_v6
+expect_empty "no owned (proto $MRA_PROTO) routes yet" "$(owned_routes)"
+
+echo "== plan"
+if ((EMULATE)); then
+    skip "plan lists the routes and changes nothing" "emulation"
+else
+    before=$(meta_routes)
+    rc=0
+    plan_out=$(agent plan 2>&1) || rc=$?
+    show "$plan_out"
+    expect_eq "plan exits 0" 0 "$rc"
+    expect_contains "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$plan_out"
+    expect_contains "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$plan_out"
+    for hostile in 0.0.0.0/1 203.0.113.0/25; do
+        expect_contains "plan refuses hostile $hostile" "$hostile" "$(grep -i 'refuse' <<<"$plan_out" || true)"
+    done
+    expect_eq "plan changes nothing in the kernel" "$before" "$(meta_routes)"
+    expect_failure "after plan, the instance's request still fails" instance_fetch_key
+fi
+
+echo "== sync"
+rc=0
+sync_out=$(agent sync 2>&1) || rc=$?
+show "$sync_out"
+expect_eq "sync exits 0" 0 "$rc"
+expect_eq "instance reads its exact key through $MRA_METADATA_IP" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
+expect_contains "route $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4 has proto $MRA_PROTO" \
+    "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$(in_ns "$NS_META" ip -4 route show table main proto "$MRA_PROTO")"
+expect_contains "route $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6 has proto $MRA_PROTO" \
+    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO")"
+expect_eq "metadata host reaches the instance over IPv6 (no NAT)" "hello from the instance" \
+    "$(meta_fetch_instance_v6 || true)"
+# The hostile router's subnets: refused, so absent from the kernel; the copy of 10.0.0.0/24 does not
+# take over tenant-a's route.
+expect_empty "hostile 0.0.0.0/1 is not in the kernel" "$(route_of 0.0.0.0/1)"
+expect_empty "hostile 203.0.113.0/25 (inside the external network) is not in the kernel" "$(route_of 203.0.113.0/25)"
+expect_eq "hostile copy of $MRA_TENANT_V4_CIDR did not take over: one route, via $MRA_ROUTER_GW_V4" \
+    "1 via $MRA_ROUTER_GW_V4" \
+    "$(route_of "$MRA_TENANT_V4_CIDR" | wc -l) $(route_of "$MRA_TENANT_V4_CIDR" | grep -o "via [0-9.]*" || true)"
+expect_eq "exactly two owned routes" 2 "$(owned_routes | wc -l)"
+foreign_untouched "after sync"
+
+if ((EMULATE == 0)); then
+    routes_out=$(agent routes 2>&1) || true
+    show "$routes_out"
+    expect_contains "routes lists $MRA_TENANT_V4_CIDR" "$MRA_TENANT_V4_CIDR" "$routes_out"
+    expect_contains "routes lists $MRA_TENANT_V6_CIDR" "$MRA_TENANT_V6_CIDR" "$routes_out"
+fi
+
+echo "== sync again (nothing to do)"
+owned_before=$(owned_routes)
+rc=0
+agent sync >/dev/null 2>&1 || rc=$?
+expect_eq "second sync exits 0" 0 "$rc"
+expect_eq "second sync leaves the owned routes as they were" "$owned_before" "$(owned_routes)"
+
+echo "== the router interface on $MRA_TENANT_V4_CIDR is removed in Neutron"
+mra_write_snapshot "$SNAPSHOT" no yes
+rc=0
+sync_out=$(agent sync 2>&1) || rc=$?
+show "$sync_out"
+expect_eq "sync exits 0" 0 "$rc"
+expect_empty "route to $MRA_TENANT_V4_CIDR is gone" "$(route_of "$MRA_TENANT_V4_CIDR")"
+expect_failure "the instance's request times out again" instance_fetch_key
+expect_contains "IPv6 route (its interface still exists) stays" \
+    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO")"
+foreign_untouched "after the interface removal"
+
+echo "== cleanup"
+rc=0
+agent cleanup >/dev/null 2>&1 || rc=$?
+expect_eq "cleanup exits 0" 0 "$rc"
+expect_empty "no owned routes after cleanup" "$(owned_routes)"
+foreign_untouched "after cleanup"
+expect_contains "the host's own routes survive cleanup" "default via $MRA_UPSTREAM_V4" "$(meta_routes)"
+
+e2e_summary
