@@ -82,7 +82,7 @@ agent() {
 
 # show TEXT: echo a command's output indented under the assertions (nothing when empty).
 show() {
-    [[ -n $1 ]] && show "$1"
+    [[ -n $1 ]] && printf '%s\n' "$1" | sed 's/^/      | /'
     return 0
 }
 
