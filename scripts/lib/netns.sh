@@ -235,8 +235,8 @@ meta_routes() {
 #     10.0.0.0/24 (port port-a-v4) and fd00:10::/64 (port port-a-v6);
 #   router-evil (project mallory): gateway 203.0.113.20 on the same external network, interfaces on
 #     subnets that must all be refused: 0.0.0.0/1 (outside allowed prefixes, too short),
-#     203.0.113.0/25 (overlaps the external network) and 10.0.0.0/24 again, created later
-#     (it must not take over tenant-a's route).
+#     203.0.113.0/25 (overlaps the external network), 10.0.0.0/8 (private but shorter than /16)
+#     and 10.0.0.0/24 again, created later (it must not take over tenant-a's route).
 # WITH_V4_INTERFACE=no leaves out port-a-v4: "the router interface was removed in Neutron".
 mra_write_snapshot() {
     local file=$1 with_v4=${2:-yes} with_hostile=${3:-yes}
@@ -257,6 +257,7 @@ mra_write_snapshot() {
         ports+=('{"id":"port-evil","device_id":"router-evil","device_owner":"network:router_interface",
       "fixed_ips":[{"subnet_id":"evil-half-internet","ip_address":"0.0.0.1"},
                    {"subnet_id":"evil-external","ip_address":"203.0.113.1"},
+                   {"subnet_id":"evil-wide","ip_address":"10.255.255.1"},
                    {"subnet_id":"evil-copy","ip_address":"10.0.0.1"}]}')
     fi
     local IFS=,
@@ -273,6 +274,7 @@ mra_write_snapshot() {
   {"id":"tenant-a-v6","network_id":"net-a","cidr":"$MRA_TENANT_V6_CIDR","project_id":"tenant-a","created_at":"2026-01-02T00:00:00Z"},
   {"id":"evil-half-internet","network_id":"net-evil","cidr":"0.0.0.0/1","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
   {"id":"evil-external","network_id":"net-evil","cidr":"203.0.113.0/25","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
+  {"id":"evil-wide","network_id":"net-evil","cidr":"10.0.0.0/8","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
   {"id":"evil-copy","network_id":"net-evil","cidr":"$MRA_TENANT_V4_CIDR","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"}],
  "routers":[${routers[*]}],
  "ports":[${ports[*]}]}

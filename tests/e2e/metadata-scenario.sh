@@ -112,6 +112,11 @@ foreign_untouched() {
     expect_eq "foreign route $FOREIGN untouched ($1)" "$FOREIGN_ROUTE" "$(route_of "$FOREIGN")"
 }
 
+# The bundled demo snapshot (used by `make demo` without root) must describe this same cloud.
+expect_success "examples/demo-snapshot.json matches the scenario's snapshot" \
+    "$MRA_PYTHON" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+    "$ROOT/examples/demo-snapshot.json" "$SNAPSHOT"
+
 echo "== before the agent"
 # Control: the path itself works. A request to the metadata host's own address is SNATed to the
 # router's gateway address, which the host can answer: only the DNAT-without-SNAT path lacks a way back.
@@ -134,7 +139,7 @@ else
     expect_eq "plan exits 0" 0 "$rc"
     expect_contains "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$plan_out"
     expect_contains "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$plan_out"
-    for hostile in 0.0.0.0/1 203.0.113.0/25; do
+    for hostile in 0.0.0.0/1 203.0.113.0/25 10.0.0.0/8; do
         expect_contains "plan refuses hostile $hostile" "$hostile" "$(grep -i 'refuse' <<<"$plan_out" || true)"
     done
     expect_eq "plan changes nothing in the kernel" "$before" "$(meta_routes)"
@@ -157,6 +162,7 @@ expect_eq "metadata host reaches the instance over IPv6 (no NAT)" "hello from th
 # take over tenant-a's route.
 expect_empty "hostile 0.0.0.0/1 is not in the kernel" "$(route_of 0.0.0.0/1)"
 expect_empty "hostile 203.0.113.0/25 (inside the external network) is not in the kernel" "$(route_of 203.0.113.0/25)"
+expect_empty "hostile 10.0.0.0/8 (shorter than /16) is not in the kernel" "$(route_of 10.0.0.0/8)"
 expect_eq "hostile copy of $MRA_TENANT_V4_CIDR did not take over: one route, via $MRA_ROUTER_GW_V4" \
     "1 via $MRA_ROUTER_GW_V4" \
     "$(route_of "$MRA_TENANT_V4_CIDR" | wc -l) $(route_of "$MRA_TENANT_V4_CIDR" | grep -o "via [0-9.]*" || true)"
