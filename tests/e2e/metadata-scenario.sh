@@ -9,10 +9,14 @@
 # IPv6 (no NAT), that a removed router interface removes the route, and that a foreign route is never
 # touched. Topology and helpers: scripts/lib/netns.sh.
 #
-# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--emulate]
-#   --agent PATH  the agent binary (default: $MRA_AGENT, else .build/debug/metadata-route-agent,
-#                 built with `swift build` when missing)
-#   --emulate     do the agent's expected work with `ip route` instead (to debug the topology)
+# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--neutron api|file] [--emulate]
+#   --agent PATH      the agent binary (default: $MRA_AGENT, else .build/debug/metadata-route-agent,
+#                     built with `swift build` when missing)
+#   --neutron api     (default) the agent reads a Neutron REST stand-in (tests/e2e/fake-neutron.py on
+#                     the metadata host's loopback, OS_AUTH_TYPE=none) that serves the snapshot file
+#   --neutron file    the agent reads the snapshot file itself (--snapshot FILE)
+#   --emulate         do the agent's expected work with `ip route` instead (to debug the topology)
+# Either way "Neutron changes" are made by rewriting the snapshot file.
 # Needs root. Without root it skips, unless CI is set: then a missing privilege is a failure.
 # Output: one PASS/FAIL line per assertion, then "N passed, N failed"; exit 1 on any failure.
 set -euo pipefail
@@ -26,11 +30,14 @@ source "$HERE/lib/assert.sh"
 
 AGENT=${MRA_AGENT:-}
 EMULATE=0
+NEUTRON=${MRA_E2E_NEUTRON:-api}
+NEUTRON_PORT=9696
 while (($#)); do
     case $1 in
         --agent) AGENT=$2; shift 2 ;;
+        --neutron) NEUTRON=$2; shift 2 ;;
         --emulate) EMULATE=1; shift ;;
-        *) echo "usage: $0 [--agent PATH] [--emulate]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--agent PATH] [--neutron api|file] [--emulate]" >&2; exit 64 ;;
     esac
 done
 
@@ -56,7 +63,7 @@ if ((EMULATE == 0)); then
         fi
     fi
     [[ -x $AGENT ]] || { echo "agent binary not found: $AGENT" >&2; exit 1; }
-    echo "agent: $AGENT"
+    echo "agent: $AGENT, Neutron: $NEUTRON"
 else
     echo "agent: EMULATED with ip route (--emulate)"
 fi
@@ -64,8 +71,8 @@ fi
 mra_init e2e
 SNAPSHOT="$MRA_TMP/neutron-snapshot.json"
 
-# agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against the current Neutron snapshot.
-# Output goes to stdout; the exit status is the agent's.
+# agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against "Neutron" (the stand-in or
+# the snapshot file). Output goes to stdout; the exit status is the agent's.
 agent() {
     local sub=$1; shift
     if ((EMULATE)); then
@@ -77,7 +84,20 @@ agent() {
         esac
         return
     fi
-    in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "$@"
+    if [[ $NEUTRON == file ]]; then
+        in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "$@"
+    else
+        # No Keystone: talk to the stand-in directly; no OS_* setting of the caller leaks in.
+        local unset_os=()
+        for var in $(compgen -e); do [[ $var == OS_* ]] && unset_os+=(-u "$var"); done
+        in_ns "$NS_META" env "${unset_os[@]}" OS_AUTH_TYPE=none \
+            OS_NETWORK_ENDPOINT_OVERRIDE="http://127.0.0.1:$NEUTRON_PORT" "$AGENT" "$sub" "$@"
+    fi
+}
+
+# neutron_requests: how many requests the stand-in has answered so far.
+neutron_requests() {
+    grep -c '^GET ' "$MRA_TMP/fake-neutron.log" || true
 }
 
 # show TEXT: echo a command's output indented under the assertions (nothing when empty).
@@ -103,6 +123,12 @@ mra_topology_create
 mra_metadata_server_start
 mra_instance_server_start
 mra_write_snapshot "$SNAPSHOT" yes yes
+if [[ $NEUTRON == api ]] && ((EMULATE == 0)); then
+    mra_bg "$NS_META" "$MRA_TMP/fake-neutron.log" \
+        "$MRA_PYTHON" "$HERE/fake-neutron.py" --snapshot "$SNAPSHOT" --port "$NEUTRON_PORT"
+    wait_for 10 "Neutron stand-in on port $NEUTRON_PORT" \
+        in_ns "$NS_META" curl -sf -m 1 "http://127.0.0.1:$NEUTRON_PORT/v2.0/routers"
+fi
 
 # A route the operator owns: the agent must never touch it.
 FOREIGN=198.51.100.0/24
@@ -147,10 +173,16 @@ else
 fi
 
 echo "== sync"
+requests_before=$(neutron_requests 2>/dev/null || echo 0)
 rc=0
 sync_out=$(agent sync 2>&1) || rc=$?
 show "$sync_out"
 expect_eq "sync exits 0" 0 "$rc"
+if [[ $NEUTRON == api ]] && ((EMULATE == 0)); then
+    n=$(neutron_requests)
+    if ((n > requests_before)); then pass "sync read Neutron's API ($((n - requests_before)) requests)"
+    else fail "sync read Neutron's API" "the stand-in saw no request"; fi
+fi
 expect_eq "instance reads its exact key through $MRA_METADATA_IP" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
 expect_contains "route $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4 has proto $MRA_PROTO" \
     "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$(in_ns "$NS_META" ip -4 route show table main proto "$MRA_PROTO")"
