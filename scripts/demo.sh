@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=lib/netns.sh
+# shellcheck source=scripts/lib/netns.sh
 source "$ROOT/scripts/lib/netns.sh"
 
 bold=""; dim=""; reset=""
@@ -74,9 +74,7 @@ demo_cleanup() {
     say "deleting namespaces ${MRA_NAMESPACES[*]:-(none)} and stopping the HTTP servers"
     mra_cleanup
 }
-trap 'demo_cleanup' EXIT
-trap 'demo_cleanup; trap - INT; kill -INT $$' INT
-trap 'demo_cleanup; trap - TERM; kill -TERM $$' TERM
+trap 'demo_cleanup' EXIT      # Ctrl-C and SIGTERM exit through it too (see mra_init)
 
 step "1. Building"
 build_agent

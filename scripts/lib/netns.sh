@@ -54,8 +54,9 @@ mra_init() {
     NS_META="mra-${purpose}-meta-${suffix}"
     MRA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mra-${purpose}.XXXXXX")
     trap 'mra_cleanup' EXIT
-    trap 'mra_cleanup; trap - INT; kill -INT $$' INT
-    trap 'mra_cleanup; trap - TERM; kill -TERM $$' TERM
+    # On Ctrl-C or SIGTERM, exit: the EXIT trap then cleans up.
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }
 
 # mra_cleanup: kill what we started, delete the namespaces we created, remove the scratch dir.

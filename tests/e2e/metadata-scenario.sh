@@ -23,9 +23,9 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=../../scripts/lib/netns.sh
+# shellcheck source=scripts/lib/netns.sh
 source "$ROOT/scripts/lib/netns.sh"
-# shellcheck source=lib/assert.sh
+# shellcheck source=tests/e2e/lib/assert.sh
 source "$HERE/lib/assert.sh"
 
 AGENT=${MRA_AGENT:-}
@@ -70,6 +70,19 @@ fi
 
 mra_init e2e
 SNAPSHOT="$MRA_TMP/neutron-snapshot.json"
+# When the script stops before its end (a setup step failed, or it was interrupted), still say so as
+# a failure and print the counts, then clean up as mra_init's trap would.
+FINISHED=0
+on_exit() {
+    local rc=$?
+    if ((FINISHED == 0)); then
+        fail "the scenario runs to its end" "it stopped early (exit status $rc; see the messages above)"
+        e2e_summary || true
+    fi
+    mra_cleanup
+    if ((FINISHED == 0 && rc == 0)); then exit 1; fi
+}
+trap on_exit EXIT
 
 # agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against "Neutron" (the stand-in or
 # the snapshot file). Output goes to stdout; the exit status is the agent's.
@@ -235,4 +248,5 @@ expect_empty "no owned routes after cleanup" "$(owned_routes)"
 foreign_untouched "after cleanup"
 expect_contains "the host's own routes survive cleanup" "default via $MRA_UPSTREAM_V4" "$(meta_routes)"
 
+FINISHED=1
 e2e_summary
