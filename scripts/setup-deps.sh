@@ -1,32 +1,18 @@
 #!/usr/bin/env bash
-# Installs the system tools the end-to-end test and the demo need, when missing (Debian/Ubuntu):
-#   ip (iproute2), nft (nftables), curl, python3 (serves the metadata over HTTP).
-# Does nothing when everything is present. CI calls it before the tests; needs root to install.
+# Installs what the tests and the demo need, from Debian's packages (and PyPI for the OpenStack lab).
+# Idempotent: packages already present are not fetched again.
 set -euo pipefail
-
-declare -A package_of=([ip]=iproute2 [nft]=nftables [curl]=curl [python3]=python3)
-missing=()
-for tool in ip nft curl python3; do
-    # nft and ip live in /usr/sbin, which a non-root PATH may lack.
-    if ! command -v "$tool" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$tool && ! -x /sbin/$tool ]]; then
-        missing+=("${package_of[$tool]}")
-    fi
+cd "$(dirname "$0")/.."
+need=()
+for pkg in iproute2 nftables curl python3 iputils-ping procps util-linux libcap2-bin; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-
-if ((${#missing[@]} == 0)); then
-    echo "setup-deps: ip, nft, curl and python3 are present"
-    exit 0
+if [ -x scripts/setup-bgp-deps.sh ]; then :; fi
+if [ ${#need[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-
-echo "setup-deps: installing ${missing[*]}"
-if [[ $(id -u) != 0 ]]; then
-    echo "setup-deps: need root to install ${missing[*]} (try: sudo $0)" >&2
-    exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup-deps: no apt-get here; please install ${missing[*]} with your package manager" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ -x scripts/setup-bgp-deps.sh ] && bash scripts/setup-bgp-deps.sh
+[ -x scripts/openstack-lab/setup.sh ] && bash scripts/openstack-lab/setup.sh
+echo "==> dependencies ready"
