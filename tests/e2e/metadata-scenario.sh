@@ -167,20 +167,54 @@ expect_failure "metadata host cannot reach the instance over IPv6 ($MRA_INSTANCE
     meta_fetch_instance_v6
 expect_empty "no owned (proto $MRA_PROTO) routes yet" "$(owned_routes)"
 
+# plan_lines: reads `plan --format json` on stdin and prints one line per entry, for exact matching:
+#   add|replace|delete DESTINATION via NEXTHOP
+#   refused DESTINATION [REASON]              (+ " lost-to SUBNET" when it lost an overlap)
+plan_lines() {
+    "$MRA_PYTHON" -c '
+import json, sys
+doc = json.load(sys.stdin)
+for action in ("add", "replace", "delete"):
+    for e in doc[action]:
+        print(action, e["destination"], "via", e.get("next_hop"))
+for r in doc["refused"]:
+    line = "refused %s [%s]" % (r.get("destination"), r["reason"])
+    if r.get("lost_to_subnet"):
+        line += " lost-to " + r["lost_to_subnet"]
+    print(line)
+'
+}
+
+# re TEXT: TEXT as a literal inside an extended regex (dots in addresses must not match anything).
+# shellcheck disable=SC2001  # one sed is clearer than a loop of ${var//x/y} per character
+re() { sed 's/[].[*^$+?(){}|\\]/\\&/g' <<<"$1"; }
+
+# expect_line DESCRIPTION PATTERN TEXT: PASS when a whole line of TEXT matches the extended regex.
+expect_line() {
+    if grep -qxE -- "$2" <<<"$3"; then pass "$1"; else fail "$1" "no line matching '$2' in: $(tr '\n' ';' <<<"$3")"; fi
+}
+
 echo "== plan"
 if ((EMULATE)); then
     skip "plan lists the routes and changes nothing" "emulation"
 else
     before=$(meta_routes)
     rc=0
-    plan_out=$(agent plan 2>&1) || rc=$?
-    show "$plan_out"
+    plan_text=$(agent plan 2>&1) || rc=$?
+    show "$plan_text"
     expect_eq "plan exits 0" 0 "$rc"
-    expect_contains "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$plan_out"
-    expect_contains "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$plan_out"
+    rc=0
+    plan_json=$(agent plan --format json 2>"$MRA_TMP/plan.err") || rc=$?
+    expect_eq "plan --format json exits 0" 0 "$rc"
+    plan=$(plan_lines <<<"$plan_json" 2>&1 || true)
+    expect_line "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "add $(re "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4")" "$plan"
+    expect_line "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "add $(re "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6")" "$plan"
+    expect_eq "plan has exactly two changes" 2 "$(grep -cE '^(add|replace|delete) ' <<<"$plan" || true)"
     for hostile in 0.0.0.0/1 203.0.113.0/25 10.0.0.0/8; do
-        expect_contains "plan refuses hostile $hostile" "$hostile" "$(grep -i 'refuse' <<<"$plan_out" || true)"
+        expect_line "plan refuses hostile $hostile with a reason" "refused $(re "$hostile") \\[[A-Za-z0-9_-]+\\].*" "$plan"
     done
+    expect_line "plan refuses the hostile copy of $MRA_TENANT_V4_CIDR: it lost to tenant-a's older subnet" \
+        "refused $(re "$MRA_TENANT_V4_CIDR") \\[[A-Za-z0-9_-]+\\] lost-to tenant-a-v4" "$plan"
     expect_eq "plan changes nothing in the kernel" "$before" "$(meta_routes)"
     expect_failure "after plan, the instance's request still fails" instance_fetch_key
 fi
@@ -230,6 +264,11 @@ expect_eq "second sync leaves the owned routes as they were" "$owned_before" "$(
 
 echo "== the router interface on $MRA_TENANT_V4_CIDR is removed in Neutron"
 mra_write_snapshot "$SNAPSHOT" no yes
+if ((EMULATE == 0)); then
+    plan=$(agent plan --format json 2>/dev/null | plan_lines 2>&1 || true)
+    expect_eq "plan's only change: delete $MRA_TENANT_V4_CIDR" "delete $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" \
+        "$(grep -E '^(add|replace|delete) ' <<<"$plan" || true)"
+fi
 rc=0
 sync_out=$(agent sync 2>&1) || rc=$?
 show "$sync_out"
