@@ -119,15 +119,26 @@ show() {
     return 0
 }
 
-# owned_routes: the routes with the agent's protocol number on the metadata host (v4 then v6).
+# The agent may use nexthop objects ("10.0.0.0/24 nhid 7 via 203.0.113.10 ...") or classic routes
+# ("10.0.0.0/24 via 203.0.113.10 ..."): the checks below read both alike by dropping "nhid N ".
+drop_nhid() { sed -E 's/ nhid [0-9]+//'; }
+
+# owned_routes [4|6]: the routes with the agent's protocol number on the metadata host (v4 then v6).
 owned_routes() {
-    in_ns "$NS_META" ip -4 route show table main proto "$MRA_PROTO"
-    in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO"
+    local family
+    for family in ${1:-4 6}; do
+        in_ns "$NS_META" ip "-$family" route show table main proto "$MRA_PROTO" | drop_nhid
+    done
+}
+
+# owned_nexthops: nexthop objects with the agent's protocol number (none when it uses classic routes).
+owned_nexthops() {
+    in_ns "$NS_META" ip nexthop show protocol "$MRA_PROTO" 2>/dev/null || true
 }
 
 # route_of PREFIX: the metadata host's route(s) for exactly PREFIX, any protocol.
 route_of() {
-    in_ns "$NS_META" ip route show table main exact "$1"
+    in_ns "$NS_META" ip route show table main exact "$1" | drop_nhid
 }
 
 # --------------------------------------------------------------------------------------------
@@ -232,9 +243,9 @@ if [[ $NEUTRON == api ]] && ((EMULATE == 0)); then
 fi
 expect_eq "instance reads its exact key through $MRA_METADATA_IP" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
 expect_contains "route $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4 has proto $MRA_PROTO" \
-    "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$(in_ns "$NS_META" ip -4 route show table main proto "$MRA_PROTO")"
+    "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "$(owned_routes 4)"
 expect_contains "route $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6 has proto $MRA_PROTO" \
-    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO")"
+    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
 expect_eq "metadata host reaches the instance over IPv6 (no NAT)" "hello from the instance" \
     "$(meta_fetch_instance_v6 || true)"
 # The hostile router's subnets: refused, so absent from the kernel; the copy of 10.0.0.0/24 does not
@@ -276,7 +287,7 @@ expect_eq "sync exits 0" 0 "$rc"
 expect_empty "route to $MRA_TENANT_V4_CIDR is gone" "$(route_of "$MRA_TENANT_V4_CIDR")"
 expect_failure "the instance's request times out again" instance_fetch_key
 expect_contains "IPv6 route (its interface still exists) stays" \
-    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(in_ns "$NS_META" ip -6 route show table main proto "$MRA_PROTO")"
+    "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
 foreign_untouched "after the interface removal"
 
 echo "== cleanup"
@@ -284,6 +295,7 @@ rc=0
 agent cleanup >/dev/null 2>&1 || rc=$?
 expect_eq "cleanup exits 0" 0 "$rc"
 expect_empty "no owned routes after cleanup" "$(owned_routes)"
+expect_empty "no owned nexthop objects after cleanup" "$(owned_nexthops)"
 foreign_untouched "after cleanup"
 expect_contains "the host's own routes survive cleanup" "default via $MRA_UPSTREAM_V4" "$(meta_routes)"
 
