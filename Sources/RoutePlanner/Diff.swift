@@ -109,6 +109,7 @@ struct KernelDiff {
             return RouteSpec(destination: r.destination, table: policy.table, proto: policy.proto, target: t, metric: r.metric)
         }
 
+        let written = Dictionary(nexthopAddOrReplace.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var adds: [RouteSpec] = [], replaces: [RouteSpec] = [], deletes: [RouteSpec] = []
         var desiredDestinations = Set<IPPrefix>()
         var referenced = Set<UInt32>()
@@ -127,7 +128,7 @@ struct KernelDiff {
             if let m = group.first(where: { matches($0, t) }) {
                 keep = m
                 let (gw, oif) = resolve(m)
-                let nowVia = nexthopAddOrReplace.keys.first { if case .nexthop(let id) = t { return $0.id == id } else { return false } }
+                let nowVia: KernelNexthop? = if case .nexthop(let id) = t { written[id] } else { nil }
                 // In place through a nexthop replace: a route-level change without a route write.
                 if let n = nowVia, n.gateway != gw || n.outputInterface != oif {
                     changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
