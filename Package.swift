@@ -69,6 +69,7 @@ let package = Package(
             "OpenStack", "Model", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Model", "TestSupport", "RoutePlanner", "Netlink"]),
