@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request as the scripted server received it.
 public struct ScriptedRequest: Sendable {
@@ -101,27 +102,33 @@ public final class ScriptedHTTPServer: Sendable {
     public typealias Handler = @Sendable (ScriptedRequest) async -> ScriptedResponse
 
     public let port: Int
+    /// `http`, or `https` when started with TLS.
+    public let scheme: String
     private let serverChannel: any Channel
     private let acceptTask: Task<Void, Never>
     private let log: RequestLog
 
-    /// `http://127.0.0.1:<port>`
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>` (`https://` with TLS)
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    private init(port: Int, serverChannel: any Channel, acceptTask: Task<Void, Never>, log: RequestLog) {
+    private init(port: Int, scheme: String, serverChannel: any Channel, acceptTask: Task<Void, Never>, log: RequestLog) {
         self.port = port
+        self.scheme = scheme
         self.serverChannel = serverChannel
         self.acceptTask = acceptTask
         self.log = log
     }
 
-    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`.
-    public static func start(handler: @escaping Handler) async throws -> ScriptedHTTPServer {
+    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`; HTTPS when `tls` is given.
+    public static func start(tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
         let log = RequestLog()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { child in
                 child.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
                 }
@@ -144,7 +151,7 @@ public final class ScriptedHTTPServer: Sendable {
                 }
             }
         }
-        return ScriptedHTTPServer(port: port, serverChannel: inner, acceptTask: task, log: log)
+        return ScriptedHTTPServer(port: port, scheme: tls == nil ? "http" : "https", serverChannel: inner, acceptTask: task, log: log)
     }
 
     private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
