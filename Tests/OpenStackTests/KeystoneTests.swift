@@ -13,8 +13,9 @@ func identityBody(_ cloud: FakeCloud, _ index: Int = 0) async throws -> [String:
 
 @Suite("Keystone v3 authentication and the catalog")
 struct KeystoneTests {
-    @Test func passwordByNameSendsUserDomainAndProjectScope() async throws {
-        try await withCloud { cloud, client in
+    @Test(arguments: [AuthType.password, .v3password])
+    func passwordByNameSendsUserDomainAndProjectScope(type: AuthType) async throws {
+        try await withCloud(auth: type) { cloud, client in
             _ = try await client.readSnapshot()
             let auth = try await identityBody(cloud)
             let identity = try #require(auth["identity"] as? [String: Any])

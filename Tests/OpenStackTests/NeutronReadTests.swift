@@ -110,6 +110,16 @@ struct NeutronReadTests {
         }
     }
 
+    @Test func connectionsAreKeptAliveAcrossRequestsAndReads() async throws {
+        try await withCloud { cloud, client in
+            for _ in 0..<3 { _ = try await client.readSnapshot() }
+            let requests = await cloud.server.requests().count
+            let connections = await cloud.server.connectionCount()
+            #expect(requests == 1 + 3 * 4)
+            #expect(connections <= 5)     // at most one per concurrent list, plus Keystone's
+        }
+    }
+
     @Test(arguments: ["", "/", "/v2.0", "/v2.0/"])
     func theEndpointMayEndInVersionOrSlash(suffix: String) async throws {
         let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 3), maxPageSize: 2)

