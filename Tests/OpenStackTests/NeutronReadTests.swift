@@ -84,7 +84,7 @@ struct NeutronReadTests {
     }
 
     /// Requests one read takes with server-forced pages of 500 (`pagination_max_limit`).
-    @Test(arguments: [(10, 4), (500, 8), (1000, 12)])
+    @Test(.serialized, arguments: [(10, 4), (500, 8), (1000, 12)])
     func oneReadTakesFourRequestsPlusOnePerExtraPage(routers: Int, expected: Int) async throws {
         let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: routers), maxPageSize: 500)
         try await withCloud(neutron: neutron) { cloud, client in
