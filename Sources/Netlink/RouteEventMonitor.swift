@@ -43,6 +43,9 @@ public final class RouteEventMonitor: @unchecked Sendable {
 
     deinit { Glibc.close(wakeFD) }
 
+    /// The netlink socket (tests shrink its buffer to provoke an overflow).
+    var socketDescriptor: Int32 { transport.fd }
+
     /// Waits up to `timeout` (nil: forever) for announcements and returns what has arrived;
     /// `[]` on timeout. When the kernel dropped announcements (`ENOBUFS`) it returns `[.overflow]`:
     /// the caller must resynchronise from a dump. Messages that do not decode are skipped.
