@@ -15,32 +15,49 @@ import Model
 /// retried when the kernel reports them interrupted (`NLM_F_DUMP_INTR`).
 public final class RouteSocket: @unchecked Sendable {
     let engine: RequestEngine
+    /// The most requests one send may carry so that all their ACKs fit the receive buffer.
+    private let maxInFlight: Int
+    private let maxSendBytes: Int
+
+    /// Measured on Linux 6.18: an ACK takes about 940 bytes of receive buffer (skb truesize), so a
+    /// 16 MiB buffer overflowed at about 17,800 ACKs of one send. Budget twice that per ACK.
+    static let receiveBufferPerAck = 2048
 
     /// Opens the socket, inside the named network namespace (`/var/run/netns/<name>`) when one is given.
     /// Throws `NetlinkError`.
     public init(namespace: String? = nil) throws {
         let transport = try inNetworkNamespace(namespace) { try SocketTransport() }
-        engine = RequestEngine(transport: transport)
+        maxInFlight = max(16, transport.receiveBufferSize / RouteSocket.receiveBufferPerAck)
+        maxSendBytes = max(4096, transport.sendBufferSize / 2)
+        var limits = BatchLimits()
+        limits.maxMessages = min(limits.maxMessages, maxInFlight)
+        limits.maxBytes = min(limits.maxBytes, maxSendBytes)
+        engine = RequestEngine(transport: transport, limits: limits)
     }
 
     /// A socket over any transport (tests script one).
     init(transport: any NetlinkTransport, limits: BatchLimits = BatchLimits()) {
         engine = RequestEngine(transport: transport, limits: limits)
+        maxInFlight = Int.max
+        maxSendBytes = Int.max
     }
 
     /// Traffic counters since the socket opened.
     public var statistics: NetlinkStatistics { engine.statistics }
 
     /// At most this many requests go into one `sendmsg` (default 1024; the byte cap is 64 KiB).
+    /// Clamped so that the ACKs of one send fit the socket's receive buffer (8,192 with the 16 MiB
+    /// a root process gets).
     public var maxMessagesPerSend: Int {
         get { engine.limits.maxMessages }
-        set { engine.limits.maxMessages = max(1, newValue) }
+        set { engine.limits.maxMessages = min(max(1, newValue), maxInFlight) }
     }
 
-    /// At most this many bytes of requests go into one `sendmsg` (default 64 KiB).
+    /// At most this many bytes of requests go into one `sendmsg` (default 64 KiB); clamped to half
+    /// the send buffer.
     public var maxBytesPerSend: Int {
         get { engine.limits.maxBytes }
-        set { engine.limits.maxBytes = max(64, newValue) }
+        set { engine.limits.maxBytes = min(max(64, newValue), maxSendBytes) }
     }
 
     /// Every route of `table` of every protocol, for one family or (nil) both. Cached clones are left out.
