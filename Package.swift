@@ -25,6 +25,8 @@ let package = Package(
         // IP addresses, prefixes, the Neutron snapshot and the kernel view: value types shared by every module.
         .target(name: "Model"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"]),
+        // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
+        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model",
