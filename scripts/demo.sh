@@ -38,6 +38,10 @@ build_agent() {
         AGENT="$ROOT/.build/debug/metadata-route-agent"
     fi
     [[ -x $AGENT ]] || { echo "no agent binary at $AGENT" >&2; exit 1; }
+    # Put it on PATH so that the commands below read as an operator would type them.
+    AGENT_DIR=$(cd "$(dirname "$AGENT")" && pwd)
+    PATH="$AGENT_DIR:$PATH"
+    AGENT=$(basename "$AGENT")
 }
 
 # ---- without root: the plan for the bundled snapshot ------------------------------------------
@@ -108,7 +112,8 @@ step "4. plan: what the agent would change (changes nothing)"
 show_cmd ip netns exec "$NS_META" "$AGENT" plan --snapshot "$SNAPSHOT" || true
 
 step "5. sync: the agent installs the routes on the metadata host"
-show_cmd ip netns exec "$NS_META" "$AGENT" sync --snapshot "$SNAPSHOT"
+say "(the plan above already lists every refusal; --log-level warning keeps this to the summary)"
+show_cmd ip netns exec "$NS_META" "$AGENT" sync --snapshot "$SNAPSHOT" --log-level warning
 
 step "6. The instance asks again"
 if key=$(instance_fetch_key); then
@@ -119,6 +124,6 @@ else
 fi
 
 step "7. routes: what the agent owns now (proto $MRA_PROTO), and the kernel's view"
-show_cmd ip netns exec "$NS_META" "$AGENT" routes --snapshot "$SNAPSHOT"
+show_cmd ip netns exec "$NS_META" "$AGENT" routes
 show_cmd ip netns exec "$NS_META" ip route show
 show_cmd ip netns exec "$NS_META" ip -6 route show
