@@ -33,6 +33,10 @@ build_agent() {
     if [[ -n ${MRA_AGENT:-} ]]; then
         AGENT=$MRA_AGENT
         say "using $AGENT"
+    elif [[ -n ${MAKELEVEL:-} && -x $ROOT/.build/debug/metadata-route-agent ]]; then
+        # `make demo` has just built it (its `build` prerequisite): no second build.
+        AGENT="$ROOT/.build/debug/metadata-route-agent"
+        say "built by make: .build/debug/metadata-route-agent"
     else
         (cd "$ROOT" && swift build --product metadata-route-agent 2>&1 | tail -n 3 | sed 's/^/    /')
         AGENT="$ROOT/.build/debug/metadata-route-agent"
