@@ -9,12 +9,13 @@
 # IPv6 (no NAT), that a removed router interface removes the route, and that a foreign route is never
 # touched. Topology and helpers: scripts/lib/netns.sh.
 #
-# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--neutron api|file] [--emulate]
+# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--neutron api|file] [--agent-arg ARG]... [--emulate]
 #   --agent PATH      the agent binary (default: $MRA_AGENT, else .build/debug/metadata-route-agent,
 #                     built with `swift build` when missing)
 #   --neutron api     (default) the agent reads a Neutron REST stand-in (tests/e2e/fake-neutron.py on
 #                     the metadata host's loopback, OS_AUTH_TYPE=none) that serves the snapshot file
 #   --neutron file    the agent reads the snapshot file itself (--snapshot FILE)
+#   --agent-arg ARG   pass ARG to every agent command (e.g. --agent-arg --nexthop-mode=classic)
 #   --emulate         do the agent's expected work with `ip route` instead (to debug the topology)
 # Either way "Neutron changes" are made by rewriting the snapshot file.
 # Needs root. Without root it skips, unless CI is set: then a missing privilege is a failure.
@@ -32,12 +33,14 @@ AGENT=${MRA_AGENT:-}
 EMULATE=0
 NEUTRON=${MRA_E2E_NEUTRON:-api}
 NEUTRON_PORT=9696
+AGENT_ARGS=()
 while (($#)); do
     case $1 in
         --agent) AGENT=$2; shift 2 ;;
         --neutron) NEUTRON=$2; shift 2 ;;
+        --agent-arg) AGENT_ARGS+=("$2"); shift 2 ;;
         --emulate) EMULATE=1; shift ;;
-        *) echo "usage: $0 [--agent PATH] [--neutron api|file] [--emulate]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--agent PATH] [--neutron api|file] [--agent-arg ARG]... [--emulate]" >&2; exit 64 ;;
     esac
 done
 
@@ -63,7 +66,7 @@ if ((EMULATE == 0)); then
         fi
     fi
     [[ -x $AGENT ]] || { echo "agent binary not found: $AGENT" >&2; exit 1; }
-    echo "agent: $AGENT, Neutron: $NEUTRON"
+    echo "agent: $AGENT ${AGENT_ARGS[*]}, Neutron: $NEUTRON"
 else
     echo "agent: EMULATED with ip route (--emulate)"
 fi
@@ -98,13 +101,13 @@ agent() {
         return
     fi
     if [[ $NEUTRON == file ]]; then
-        in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "$@"
+        in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "${AGENT_ARGS[@]}" "$@"
     else
         # No Keystone: talk to the stand-in directly; no OS_* setting of the caller leaks in.
         local unset_os=()
         for var in $(compgen -e); do [[ $var == OS_* ]] && unset_os+=(-u "$var"); done
         in_ns "$NS_META" env "${unset_os[@]}" OS_AUTH_TYPE=none \
-            OS_NETWORK_ENDPOINT_OVERRIDE="http://127.0.0.1:$NEUTRON_PORT" "$AGENT" "$sub" "$@"
+            OS_NETWORK_ENDPOINT_OVERRIDE="http://127.0.0.1:$NEUTRON_PORT" "$AGENT" "$sub" "${AGENT_ARGS[@]}" "$@"
     fi
 }
 
