@@ -100,14 +100,22 @@ agent() {
         esac
         return
     fi
+    agent_command "$sub" "$@"
+    "${AGENT_CMD[@]}"
+}
+
+# agent_command SUBCOMMAND [ARGS...]: sets AGENT_CMD to the command line that runs the agent on the
+# metadata host against "Neutron" (used as is by `agent`, and in the background for `run`).
+agent_command() {
+    local sub=$1; shift
     if [[ $NEUTRON == file ]]; then
-        in_ns "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "${AGENT_ARGS[@]}" "$@"
+        AGENT_CMD=(ip netns exec "$NS_META" "$AGENT" "$sub" --snapshot "$SNAPSHOT" "${AGENT_ARGS[@]}" "$@")
     else
         # No Keystone: talk to the stand-in directly; no OS_* setting of the caller leaks in.
-        local unset_os=()
+        local unset_os=() var
         for var in $(compgen -e); do [[ $var == OS_* ]] && unset_os+=(-u "$var"); done
-        in_ns "$NS_META" env "${unset_os[@]}" OS_AUTH_TYPE=none \
-            OS_NETWORK_ENDPOINT_OVERRIDE="http://127.0.0.1:$NEUTRON_PORT" "$AGENT" "$sub" "${AGENT_ARGS[@]}" "$@"
+        AGENT_CMD=(ip netns exec "$NS_META" env "${unset_os[@]}" OS_AUTH_TYPE=none
+            OS_NETWORK_ENDPOINT_OVERRIDE="http://127.0.0.1:$NEUTRON_PORT" "$AGENT" "$sub" "${AGENT_ARGS[@]}" "$@")
     fi
 }
 
@@ -142,6 +150,15 @@ owned_nexthops() {
 # route_of PREFIX: the metadata host's route(s) for exactly PREFIX, any protocol.
 route_of() {
     in_ns "$NS_META" ip route show table main exact "$1" | drop_nhid
+}
+
+# has_owned_route PREFIX NEXTHOP / has_no_route PREFIX: predicates for wait_for (evaluated anew each poll).
+has_owned_route() {
+    # (not `owned_routes | grep -q`: with pipefail, grep's early exit would fail the pipeline)
+    grep -qF "$1 via $2 " <<<"$(owned_routes)"
+}
+has_no_route() {
+    [[ -z $(route_of "$1") ]]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -297,6 +314,36 @@ expect_failure "the instance's request times out again" instance_fetch_key
 expect_contains "IPv6 route (its interface still exists) stays" \
     "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
 foreign_untouched "after the interface removal"
+
+if ((EMULATE == 0)); then
+    echo "== the daemon follows Neutron (run --interval 1)"
+    # `run` reconciles on its own: a router interface added or removed in Neutron shows up in the
+    # kernel within an interval, with no sync by hand. SIGTERM stops it and leaves the routes.
+    agent_command run --interval 1 --log-level warning
+    "${AGENT_CMD[@]}" >"$MRA_TMP/daemon.log" 2>&1 &
+    DAEMON_PID=$!
+    MRA_PIDS+=("$DAEMON_PID")
+    mra_write_snapshot "$SNAPSHOT" yes no      # the interface comes back
+    if wait_for 10 "the daemon to add $MRA_TENANT_V4_CIDR" has_owned_route "$MRA_TENANT_V4_CIDR" "$MRA_ROUTER_GW_V4"; then
+        pass "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron"
+    else
+        fail "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron" "no route after 10 s; log: $(tail -c 300 "$MRA_TMP/daemon.log")"
+    fi
+    expect_eq "the instance reads its key again" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
+    mra_write_snapshot "$SNAPSHOT" no no       # and goes again
+    if wait_for 10 "the daemon to delete $MRA_TENANT_V4_CIDR" has_no_route "$MRA_TENANT_V4_CIDR"; then
+        pass "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron"
+    else
+        fail "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron" "still there after 10 s"
+    fi
+    expect_success "the daemon is still running" kill -0 "$DAEMON_PID"
+    kill -TERM "$DAEMON_PID"
+    rc=0
+    wait "$DAEMON_PID" || rc=$?
+    expect_eq "the daemon exits 0 on SIGTERM" 0 "$rc"
+    expect_contains "and leaves its routes in place" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
+    foreign_untouched "after the daemon"
+fi
 
 echo "== cleanup"
 rc=0
