@@ -352,6 +352,19 @@ import CNetlink
         #expect(d.error == NetlinkError(errno: 2, extendedMessage: "no table"))
     }
 
+    @Test func eventMessagesMapToRouteAndNexthopEvents() throws {
+        var deleted = Self.ipv4Route
+        deleted[4] = 0x19                                   // RTM_DELROUTE
+        let route = try #require(try decodeRoute(message(Self.ipv4Route)))
+        #expect(try decodeEvent(message(Self.ipv4Route)) == .routeAdded(route))
+        #expect(try decodeEvent(message(deleted)) == .routeDeleted(route))
+        let nh = hex("20 00 00 00  69 00  00 00  00 00 00 00  00 00 00 00  02 00 c8 00 00 00 00 00  08 00 01 00 11 00 00 00")
+        #expect(try decodeEvent(message(nh)) == .nexthopDeleted(KernelNexthop(id: 17, gateway: nil, outputInterface: 0, proto: 200)))
+        var link = nh
+        link[4] = 0x10                                      // RTM_NEWLINK: not an event we report
+        #expect(try decodeEvent(message(link)) == nil)
+    }
+
     @Test func errorDescriptionNamesOperationErrnoWordsSymbolAndKernelText() {
         let e = NetlinkError(errno: 101, extendedMessage: "Nexthop has invalid gateway",
                              operation: "add route 10.0.0.0/24 via 203.0.113.10 table 254")
