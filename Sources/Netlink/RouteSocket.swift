@@ -1,3 +1,13 @@
+// The Netlink module, bottom up:
+//   Wire.swift           nlmsghdr/rtattr framing, ByteView (bounds-checked reads), AttributeDecoder, MessageBuilder
+//   Constants.swift      the UAPI numbers the codec uses
+//   Messages.swift       requests for KernelOperation and dumps; decoders for route, nexthop, address,
+//                        link, ACK/extended ACK, DONE and event messages
+//   NetlinkError.swift   the error value and traffic statistics
+//   RequestEngine.swift  batching with one ACK per request matched by sequence number; dumps with retry
+//   SocketTransport.swift, Namespace.swift   the real socket, opened inside a namespace if asked
+//   RouteSocket.swift, RouteEventMonitor.swift   the public API
+// The first four files use only the standard library and Model: the fuzz target compiles them alone.
 import Model
 
 /// One `NETLINK_ROUTE` socket: dumps routes, nexthops and addresses, and applies batches of route and
