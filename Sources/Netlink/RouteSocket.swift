@@ -79,7 +79,11 @@ public final class RouteSocket: @unchecked Sendable {
                 out += try engine.dump("dump \(fam) routes of table \(table)", request: { b, seq in
                     b.appendRouteDump(family: fam.rawValue, table: table, sequence: seq)
                 }, decode: { m throws(DecodeError) in
-                    m.type == RTM.newRoute ? try decodeRoute(m) : nil
+                    // The kernel filters already; checking again costs little and keeps a kernel
+                    // without strict checking (before 4.20) from leaking other tables in.
+                    guard m.type == RTM.newRoute, let r = try decodeRoute(m), r.table == table,
+                          r.destination.family == fam else { return nil }
+                    return r
                 })
             } catch let e as NetlinkError where e.errno == 2 {   // ENOENT: "FIB table does not exist"
                 continue
