@@ -169,6 +169,7 @@ final class Transport: Sendable {
 
     static func isRetryable(_ error: any Error) -> Bool {
         if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError { return false }
+        if error is NIOTooManyBytesError { return false }
         if let e = error as? HTTPClientError {
             let fatal: [HTTPClientError] = [.invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown, .cancelled]
             return !fatal.contains(where: { $0 == e }) && !String(describing: e).contains("unsupportedScheme")
@@ -179,6 +180,9 @@ final class Transport: Sendable {
     static func describe(_ error: any Error) -> String {
         if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
             return "TLS failed (\(String(describing: error).prefix(160))); check cacert/OS_CACERT or the server certificate"
+        }
+        if error is NIOTooManyBytesError {
+            return "the response is larger than ClientOptions.maxResponseBytes"
         }
         if let e = error as? HTTPClientError, e == .connectTimeout {
             return "connect timed out"

@@ -272,3 +272,18 @@ struct CloudConfigTests {
         #expect(!dumped.contains("env-password"))
     }
 }
+
+@Suite("Cloud configuration: messages")
+struct CloudConfigMessageTests {
+    @Test func aMissingPasswordInANamedCloudSaysWhereToPutIt() throws {
+        let dirs = try ConfigDirs()
+        defer { dirs.remove() }
+        try dirs.write(1, "clouds.yaml", prodYAML.replacingOccurrences(of: "      password: yaml-password\n", with: ""))
+        let error = #expect(throws: OpenStackError.self) {
+            try CloudConfig.resolve(cloud: "prod", environment: ["OS_PASSWORD": "ignored"], searchPaths: dirs.dirs)
+        }
+        #expect(error?.description.contains("auth.password") == true)
+        #expect(error?.description.contains("secure.yaml") == true)
+        #expect(error?.description.contains("cloud 'prod'") == true)
+    }
+}

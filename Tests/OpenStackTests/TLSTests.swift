@@ -7,7 +7,7 @@ import TestSupport
 struct TLSTests {
     /// Runs one read against an HTTPS Neutron with a fresh self-signed certificate.
     func read(_ configure: (inout CloudConfig, TestCertificate) -> Void) async throws -> Result<Int, OpenStackError> {
-        let cert = try TestCertificate.generate()
+        let cert = try await TestCertificate.generate()
         defer { cert.remove() }
         let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 2))
         let server = try await ScriptedHTTPServer.start(tls: try cert.serverContext()) { request in
