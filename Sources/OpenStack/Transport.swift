@@ -54,6 +54,9 @@ final class Transport: Sendable {
             decompression: .disabled
         )
         conf.connectionPool = .init(idleTimeout: .seconds(60))
+        // A refused or timed-out connection fails the attempt at once; this client's own retries
+        // (bounded, with jittered backoff) decide what happens next, not the pool's endless ones.
+        conf.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: conf)
         self.options = options
         self.logger = logger
