@@ -52,7 +52,7 @@ clouds:
     network_endpoint_override: http://lab.example.test:9696
 """
 
-@Suite("Cloud configuration as openstacksdk resolves it")
+@Suite("Cloud configuration as openstacksdk resolves it", .timeLimit(.minutes(2)))
 struct CloudConfigTests {
     @Test func osVariablesAloneMakeThePasswordCloud() throws {
         var env = passwordEnv
@@ -273,7 +273,7 @@ struct CloudConfigTests {
     }
 }
 
-@Suite("Cloud configuration: messages")
+@Suite("Cloud configuration: messages", .timeLimit(.minutes(2)))
 struct CloudConfigMessageTests {
     @Test func aMissingPasswordInANamedCloudSaysWhereToPutIt() throws {
         let dirs = try ConfigDirs()

@@ -20,7 +20,7 @@ func withAdminState(_ text: String) throws -> String {
     return String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
 }
 
-@Suite("Neutron reads: requests, pagination, decoding")
+@Suite("Neutron reads: requests, pagination, decoding", .timeLimit(.minutes(2)))
 struct NeutronReadTests {
     @Test func theRecordedNeutronAnswersDecodeIntoASnapshot() async throws {
         try await withCloud(neutron: nil) { cloud, client in

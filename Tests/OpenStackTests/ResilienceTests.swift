@@ -14,7 +14,7 @@ final class Counter: @unchecked Sendable {
     }
 }
 
-@Suite("Retries, re-authentication, timeouts and secrets")
+@Suite("Retries, re-authentication, timeouts and secrets", .timeLimit(.minutes(2)))
 struct ResilienceTests {
     @Test func a401FromNeutronLeadsToExactlyOneNewTokenAndOneRetry() async throws {
         try await withCloud { cloud, client in

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import OpenStack
 
-@Suite("TLS: verification on by default, custom CA, insecure")
+@Suite("TLS: verification on by default, custom CA, insecure", .timeLimit(.minutes(2)))
 struct TLSTests {
     /// Runs one read against an HTTPS Neutron with a fresh self-signed certificate.
     func read(_ configure: (inout CloudConfig, TestCertificate) -> Void) async throws -> Result<Int, OpenStackError> {
