@@ -109,7 +109,8 @@ final class Transport: Sendable {
                     try await Task.sleep(for: backoff(attempt: attempt))
                     continue
                 }
-                throw OpenStackError.transport(service: service.rawValue, method: method.rawValue, path: logPath, detail: detail, attempts: attempt)
+                let path = logPath.split(separator: "?", maxSplits: 1).first.map(String.init) ?? logPath
+                throw OpenStackError.transport(service: service.rawValue, method: method.rawValue, path: path, detail: detail, attempts: attempt)
             }
         }
     }
