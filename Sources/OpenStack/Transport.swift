@@ -39,6 +39,7 @@ final class Transport: Sendable {
     let options: ClientOptions
     let logger: Logger
     let stats = NIOLockedValueBox(ClientStatistics())
+    private let shutDown = NIOLockedValueBox(false)
 
     init(config: CloudConfig, options: ClientOptions, logger: Logger) {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -60,6 +61,23 @@ final class Transport: Sendable {
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: conf)
         self.options = options
         self.logger = logger
+    }
+
+    /// Closes the connection pool; a second call does nothing.
+    func shutdown() async throws {
+        let first = shutDown.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        if first { try await client.shutdown() }
+    }
+
+    deinit {
+        // Dropped without shutdown(): close the pool in the background rather than leak it
+        // (AsyncHTTPClient traps on a client that is deinitialised while running, in debug builds).
+        if !shutDown.withLockedValue({ $0 }) {
+            client.shutdown { _ in }
+        }
     }
 
     static func timeAmount(_ d: Duration) -> TimeAmount {

@@ -208,3 +208,24 @@ struct ResilienceTests {
         }
     }
 }
+
+@Suite("Client lifecycle", .timeLimit(.minutes(2)))
+struct LifecycleTests {
+    @Test func aClientDroppedWithoutShutdownDoesNotTrapAndShutdownTwiceIsHarmless() async throws {
+        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 1))
+        let server = try await ScriptedHTTPServer.start { request in
+            neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
+        }
+        var config = CloudConfig(authType: .none)
+        config.networkEndpointOverride = server.baseURL
+        do {
+            let dropped = try NeutronClient(config: config, options: fastOptions, logger: CapturedLogs().logger)
+            #expect(try await dropped.readSnapshot().routers.count == 1)
+        }   // deinit without shutdown: must not crash the process
+        let client = try NeutronClient(config: config, options: fastOptions, logger: CapturedLogs().logger)
+        #expect(try await client.readSnapshot().routers.count == 1)
+        try await client.shutdown()
+        try await client.shutdown()
+        await server.shutdown()
+    }
+}
