@@ -35,6 +35,7 @@ MRA_UPSTREAM_V6=2001:db8:100::1
 MRA_METADATA_IP=169.254.169.254
 MRA_KEY_PATH=latest/meta-data/public-keys/0/openssh-key
 MRA_INSTANCE_HTTP_PORT=8080       # a small HTTP server on the instance, for the IPv6 check
+# shellcheck disable=SC2034  # used by the scripts that source this file
 MRA_PROTO=200                     # the route protocol number the agent owns (its default)
 
 # Prefer the system interpreter: a version-manager shim would add a wrapper process.
@@ -280,17 +281,4 @@ mra_write_snapshot() {
  "routers":[${routers[*]}],
  "ports":[${ports[*]}]}
 EOF
-}
-
-# ---- emulation of the agent (used until/unless a binary is available) -------------------------
-
-# mra_emulate_sync SNAPSHOT_HAS_V4=yes|no: what `sync` must do for this topology, done with `ip`.
-mra_emulate_sync() {
-    local with_v4=${1:-yes}
-    if [[ $with_v4 == yes ]]; then
-        in_ns "$NS_META" ip route replace "$MRA_TENANT_V4_CIDR" via "$MRA_ROUTER_GW_V4" proto "$MRA_PROTO"
-    else
-        in_ns "$NS_META" ip route del "$MRA_TENANT_V4_CIDR" proto "$MRA_PROTO" 2>/dev/null || true
-    fi
-    in_ns "$NS_META" ip -6 route replace "$MRA_TENANT_V6_CIDR" via "$MRA_ROUTER_GW_V6" proto "$MRA_PROTO"
 }

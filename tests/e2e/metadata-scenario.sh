@@ -6,7 +6,8 @@
 # route leads elsewhere, so the reply never comes back and the request times out. metadata-route-agent,
 # run on the metadata host against a Neutron describing the topology, adds "10.0.0.0/24 via
 # 203.0.113.10 proto 200" and the request succeeds. The test then checks refusals of hostile subnets,
-# IPv6 (no NAT), that a removed router interface removes the route, and that a foreign route is never
+# IPv6 (no NAT), that a removed router interface removes the route, that the daemon (`run`) follows
+# Neutron by itself, that `cleanup` removes only the agent's routes, and that a foreign route is never
 # touched. Topology and helpers: scripts/lib/netns.sh.
 #
 # Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--neutron api|file] [--agent-arg ARG]... [--emulate]
@@ -87,13 +88,24 @@ on_exit() {
 }
 trap on_exit EXIT
 
+# emulate_sync: what `sync` must do here, done with `ip` (--emulate: proves the topology and the
+# assertions without the agent). The IPv4 route exists only while the snapshot has port-a-v4.
+emulate_sync() {
+    if grep -q '"port-a-v4"' "$SNAPSHOT"; then
+        in_ns "$NS_META" ip route replace "$MRA_TENANT_V4_CIDR" via "$MRA_ROUTER_GW_V4" proto "$MRA_PROTO"
+    else
+        in_ns "$NS_META" ip route del "$MRA_TENANT_V4_CIDR" proto "$MRA_PROTO" 2>/dev/null || true
+    fi
+    in_ns "$NS_META" ip -6 route replace "$MRA_TENANT_V6_CIDR" via "$MRA_ROUTER_GW_V6" proto "$MRA_PROTO"
+}
+
 # agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against "Neutron" (the stand-in or
 # the snapshot file). Output goes to stdout; the exit status is the agent's.
 agent() {
     local sub=$1; shift
     if ((EMULATE)); then
         case $sub in
-            sync) if grep -q '"port-a-v4"' "$SNAPSHOT"; then mra_emulate_sync yes; else mra_emulate_sync no; fi ;;
+            sync) emulate_sync ;;
             routes) in_ns "$NS_META" ip route show proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route show proto "$MRA_PROTO" ;;
             cleanup) in_ns "$NS_META" ip route flush proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route flush proto "$MRA_PROTO" ;;
             *) echo "emulation has no '$sub'" >&2; return 70 ;;
@@ -161,6 +173,25 @@ has_no_route() {
     [[ -z $(route_of "$1") ]]
 }
 
+# plan_lines: reads `plan --format json` on stdin and prints one line per entry, for exact matching:
+#   add|replace|delete DESTINATION [via NEXTHOP]   (a delete of a nexthop-object route may name none)
+#   refused DESTINATION [REASON]              (+ " lost-to SUBNET" when it lost an overlap)
+plan_lines() {
+    "$MRA_PYTHON" -c '
+import json, sys
+doc = json.load(sys.stdin)
+for action in ("add", "replace", "delete"):
+    for e in doc[action]:
+        via = " via %s" % e["next_hop"] if e.get("next_hop") else ""
+        print(action + " " + e["destination"] + via)
+for r in doc["refused"]:
+    line = "refused %s [%s]" % (r.get("destination"), r["reason"])
+    if r.get("lost_to_subnet"):
+        line += " lost-to " + r["lost_to_subnet"]
+    print(line)
+'
+}
+
 # --------------------------------------------------------------------------------------------
 echo "== setting up namespaces $NS_INST, $NS_RTR, $NS_META"
 mra_topology_create
@@ -197,34 +228,6 @@ expect_failure "instance's request to $MRA_METADATA_IP fails: no route back to $
 expect_failure "metadata host cannot reach the instance over IPv6 ($MRA_INSTANCE_V6)" \
     meta_fetch_instance_v6
 expect_empty "no owned (proto $MRA_PROTO) routes yet" "$(owned_routes)"
-
-# plan_lines: reads `plan --format json` on stdin and prints one line per entry, for exact matching:
-#   add|replace|delete DESTINATION [via NEXTHOP]   (a delete of a nexthop-object route may name none)
-#   refused DESTINATION [REASON]              (+ " lost-to SUBNET" when it lost an overlap)
-plan_lines() {
-    "$MRA_PYTHON" -c '
-import json, sys
-doc = json.load(sys.stdin)
-for action in ("add", "replace", "delete"):
-    for e in doc[action]:
-        via = " via %s" % e["next_hop"] if e.get("next_hop") else ""
-        print(action + " " + e["destination"] + via)
-for r in doc["refused"]:
-    line = "refused %s [%s]" % (r.get("destination"), r["reason"])
-    if r.get("lost_to_subnet"):
-        line += " lost-to " + r["lost_to_subnet"]
-    print(line)
-'
-}
-
-# re TEXT: TEXT as a literal inside an extended regex (dots in addresses must not match anything).
-# shellcheck disable=SC2001  # one sed is clearer than a loop of ${var//x/y} per character
-re() { sed 's/[].[*^$+?(){}|\\]/\\&/g' <<<"$1"; }
-
-# expect_line DESCRIPTION PATTERN TEXT: PASS when a whole line of TEXT matches the extended regex.
-expect_line() {
-    if grep -qxE -- "$2" <<<"$3"; then pass "$1"; else fail "$1" "no line matching '$2' in: $(tr '\n' ';' <<<"$3")"; fi
-}
 
 echo "== plan"
 if ((EMULATE)); then
@@ -337,7 +340,7 @@ if ((EMULATE == 0)); then
         fail "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron" "still there after 10 s"
     fi
     expect_success "the daemon is still running" kill -0 "$DAEMON_PID"
-    kill -TERM "$DAEMON_PID"
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
     rc=0
     wait "$DAEMON_PID" || rc=$?
     expect_eq "the daemon exits 0 on SIGTERM" 0 "$rc"

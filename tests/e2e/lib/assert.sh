@@ -51,6 +51,15 @@ expect_empty() {
     if [[ -z $2 ]]; then pass "$1"; else fail "$1" "expected nothing, got: $(head -c 300 <<<"$2")"; fi
 }
 
+# re TEXT: TEXT as a literal inside an extended regex (dots in addresses must not match anything).
+# shellcheck disable=SC2001  # one sed is clearer than a loop of ${var//x/y} per character
+re() { sed 's/[].[*^$+?(){}|\\]/\\&/g' <<<"$1"; }
+
+# expect_line DESCRIPTION PATTERN TEXT: PASS when a whole line of TEXT matches the extended regex.
+expect_line() {
+    if grep -qxE -- "$2" <<<"$3"; then pass "$1"; else fail "$1" "no line matching '$2' in: $(tr '\n' ';' <<<"$3")"; fi
+}
+
 e2e_summary() {
     echo "$E2E_PASSED passed, $E2E_FAILED failed"
     ((E2E_FAILED == 0))
