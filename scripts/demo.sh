@@ -38,7 +38,8 @@ build_agent() {
         AGENT="$ROOT/.build/debug/metadata-route-agent"
         say "built by make: .build/debug/metadata-route-agent"
     else
-        (cd "$ROOT" && swift build --product metadata-route-agent 2>&1 | tail -n 3 | sed 's/^/    /')
+        say "swift build --product metadata-route-agent (the first build takes a while)"
+        (cd "$ROOT" && swift build --product metadata-route-agent 2>&1 | sed 's/^/    /')
         AGENT="$ROOT/.build/debug/metadata-route-agent"
     fi
     [[ -x $AGENT ]] || { echo "no agent binary at $AGENT" >&2; exit 1; }
