@@ -117,7 +117,7 @@ public enum TextReport {
         for (action, list) in [("add", doc.add), ("replace", doc.replace), ("delete", doc.delete)] {
             for e in list {
                 var via = e.nextHop.map { "via \($0)" } ?? ""
-                if let old = e.previousNextHop { via += " (was \(old))" }
+                if let old = e.previousNextHop, action == "replace" { via += " (was \(old))" }
                 rows.append([action, e.destination, via, e.router.map { "router \($0)" } ?? "", e.subnet.map { "subnet \($0)" } ?? ""])
             }
         }
