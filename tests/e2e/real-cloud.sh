@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=${MRA_BIN:-$PWD/.build/debug/metadata-route-agent}
-: "${MRA_LAB_ENV:?set MRA_LAB_ENV to a running lab's lab.env (scripts/openstack-lab/start.sh prints it)}"
+
 TOPO="$(dirname "$MRA_LAB_ENV")/topology.json"
 NS="mra-real-$$"
 WORK=$(mktemp -d /tmp/mra-real.XXXXXX)
