@@ -44,8 +44,12 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "metadata-route-agent", dependencies: [
-            "Agent",
+            "Agent", "Model", "OpenStack",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // Test support: a scripted HTTP server (fixtures, Neutron stand-in) and namespace helpers.
         .target(name: "TestSupport", dependencies: [

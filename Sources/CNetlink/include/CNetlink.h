@@ -10,7 +10,6 @@
 #include <linux/nexthop.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
-#include <sched.h>
 
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
@@ -19,6 +18,7 @@
 #define NETLINK_EXT_ACK 11
 #endif
 
-static inline int cnetlink_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+/// setns(fd, CLONE_NEWNET) for the calling thread (declared here because Glibc hides setns without _GNU_SOURCE).
+int cnetlink_setns_net(int fd);
 
 #endif
