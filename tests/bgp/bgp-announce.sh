@@ -17,7 +17,8 @@
 #   MRA_BGP_SPEAKER      bird (default: BIRD 2 for IPv4 and IPv6, packaging/bird/bird-agent-table.conf)
 #                        frr  (FRR for IPv4 only, packaging/frr/; the IPv6 assertions are then skipped
 #                              and reported as such, because FRR 8.4 cannot announce an imported IPv6 table)
-#   MRA_BGP_NEXTHOP_MODE agent --nexthop-mode: classic (default) | objects | auto
+#   MRA_BGP_NEXTHOP_MODE agent --nexthop-mode values to run the whole scenario with, in fresh namespaces
+#                        each time (default "objects classic": both forms of kernel route)
 #   MRA_BGP_FAKE_AGENT   1: place the routes with `ip route` exactly as the agent would (development only;
 #                        refused when CI is set)
 #   MRA_BGP_KEEP_LOGS    1: keep the temporary folder with configs and daemon logs
@@ -28,24 +29,26 @@ set -u -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AGENT_BIN=${MRA_AGENT_BIN:-$REPO/.build/debug/metadata-route-agent}
 SPEAKER=${MRA_BGP_SPEAKER:-bird}
-NH_MODE=${MRA_BGP_NEXTHOP_MODE:-classic}
+read -r -a NH_MODES <<<"${MRA_BGP_NEXTHOP_MODE:-objects classic}"
+NH_MODE=""
 FAKE_AGENT=${MRA_BGP_FAKE_AGENT:-0}
 TABLE=200
 PROTO=200
 ANNOUNCE_TIMEOUT=30   # seconds for the sessions to come up and the first announcement to arrive
 WITHDRAW_TIMEOUT=10   # seconds: the stated bound for a withdrawal to reach the upstream kernel
 
-HOST_NS="mra-bgp-host-$$"
-SEG_NS="mra-bgp-seg-$$"
-UP_NS="mra-bgp-up-$$"
+HOST_NS="" SEG_NS="" UP_NS=""
+NAMESPACES=()
+WORK_ROOT=""
 WORK=""
+TAG=""
 PASSED=0
 FAILED=0
 PIDFILES=()
 
 log() { printf '# %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); printf 'PASS %s%s\n' "$TAG" "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s%s\n' "$TAG" "$*"; }
 check() { # check "description" command...
     local what=$1; shift
     if "$@"; then pass "$what"; else fail "$what"; fi
@@ -58,33 +61,37 @@ cannot_run() {
     echo "SKIP $*"; exit 77
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+stop_daemons() {
     local f pid
     for f in "${PIDFILES[@]}"; do
         [[ -s "$f" ]] || continue
         pid=$(cat "$f" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] || continue
-        kill "$pid" 2>/dev/null
+        [[ "$pid" =~ ^[0-9]+$ ]] && kill "$pid" 2>/dev/null
     done
     sleep 0.3
     for f in "${PIDFILES[@]}"; do
         [[ -s "$f" ]] || continue
         pid=$(cat "$f" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] || continue
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+        [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
     done
-    # Anything still running inside our namespaces was started by us: stop it by pid.
+    PIDFILES=()
+    # Anything still running inside our namespaces was started by this script: stop it by pid.
     local ns
-    for ns in "$HOST_NS" "$UP_NS" "$SEG_NS"; do
+    for ns in "${NAMESPACES[@]}"; do
         if ip netns list | grep -qw "$ns"; then
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
             ip netns delete "$ns" 2>/dev/null
         fi
     done
-    if [[ -n "$WORK" && -d "$WORK" ]]; then
-        if [[ "${MRA_BGP_KEEP_LOGS:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    NAMESPACES=()
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_daemons
+    if [[ -n "$WORK_ROOT" && -d "$WORK_ROOT" ]]; then
+        if [[ "${MRA_BGP_KEEP_LOGS:-0}" == 1 ]]; then log "kept $WORK_ROOT"; else rm -rf "$WORK_ROOT"; fi
     fi
     exit "$rc"
 }
@@ -109,11 +116,12 @@ else
     [[ -x "$AGENT_BIN" ]] || cannot_run "agent binary $AGENT_BIN missing (swift build)"
 fi
 
-WORK=$(mktemp -d /tmp/mra-bgp.XXXXXX)
-chmod 755 "$WORK"
+WORK_ROOT=$(mktemp -d /tmp/mra-bgp.XXXXXX)
+chmod 755 "$WORK_ROOT"
 
 # ---------------------------------------------------------------- topology
 setup_topology() {
+    NAMESPACES+=("$HOST_NS" "$SEG_NS" "$UP_NS")
     ip netns add "$HOST_NS" && ip netns add "$SEG_NS" && ip netns add "$UP_NS" || return 1
     local ns
     for ns in "$HOST_NS" "$SEG_NS" "$UP_NS"; do
@@ -367,111 +375,125 @@ wait_for() { # wait_for SECONDS command... ; sets ELAPSED (seconds, 0.1 s resolu
     done
 }
 
+# ---------------------------------------------------------------- scenario (one per next hop mode)
+scenario() {
+    log "speaker=$SPEAKER nexthop-mode=$NH_MODE table=$TABLE protocol=$PROTO work=$WORK"
+    setup_topology || { fail "network namespaces and the external segment are set up"; return 1; }
+    pass "network namespaces and the external segment are set up"
+
+    write_upstream_config
+    frr_start "$UP_NS" "$WORK/upstream" upstream && pass "upstream FRR (zebra + bgpd) started" \
+        || { fail "upstream FRR (zebra + bgpd) started"; return 1; }
+    start_speaker && pass "agent-host BGP speaker ($SPEAKER) started from the packaging template" \
+        || { fail "agent-host BGP speaker ($SPEAKER) started from the packaging template"; return 1; }
+
+    # A route of another owner in the agent's table (wrong protocol) and a connected network on the
+    # host: neither may be announced.
+    ip -n "$HOST_NS" route add 10.99.0.0/24 via 203.0.113.10 proto static table "$TABLE"
+    ip -n "$HOST_NS" link add int0 type veth peer name int1 && ip -n "$HOST_NS" addr add 10.77.0.1/24 dev int0 \
+        && ip -n "$HOST_NS" link set int0 up && ip -n "$HOST_NS" link set int1 up \
+        || fail "connected network 10.77.0.0/24 added on the agent host"
+
+    SNAP1=$WORK/snapshot-1.json
+    SNAP2=$WORK/snapshot-2.json
+    SNAP3=$WORK/snapshot-3.json
+    write_snapshot "$SNAP1" 1
+    write_snapshot "$SNAP2" 0
+    write_snapshot "$SNAP3" 0 12   # r2's gateway moves to 203.0.113.12 / 2001:db8:100::12
+
+    check "agent sync exits 0 (routes written to table $TABLE)" agent_sync "$SNAP1"
+    log "agent host table $TABLE:"; ip -n "$HOST_NS" route show table "$TABLE" | sed 's/^/#   /'
+    ip -n "$HOST_NS" -6 route show table "$TABLE" | sed 's/^/#   /'
+
+    FAMS=(4)
+    [[ "$SPEAKER" == bird ]] && FAMS=(4 6)
+    V6_SKIP_NOTE="IPv6 not announced by FRR 8.4 from an imported table (see docs/bgp.md); use MRA_BGP_SPEAKER=bird"
+
+    if wait_for "$ANNOUNCE_TIMEOUT" upstream_has_via 10.0.0.0/24 203.0.113.10; then
+        pass "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (r1's gateway), single next hop (${ELAPSED}s)"
+    else fail "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (got: $(upstream_route 10.0.0.0/24))"; fi
+    check "upstream kernel: 10.0.1.0/24 via 203.0.113.11 (r2's gateway), single next hop" \
+        wait_for 5 upstream_has_via 10.0.1.0/24 203.0.113.11
+    if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
+        if wait_for "$ANNOUNCE_TIMEOUT" upstream_has_via fd00:a::/64 2001:db8:100::10; then
+            pass "upstream kernel: fd00:a::/64 via 2001:db8:100::10 (r1's gateway), single next hop (${ELAPSED}s)"
+        else fail "upstream kernel: fd00:a::/64 via 2001:db8:100::10 (got: $(upstream_route fd00:a::/64))"; fi
+        check "upstream kernel: fd00:b::/64 via 2001:db8:100::11 (r2's gateway), single next hop" \
+            wait_for 5 upstream_has_via fd00:b::/64 2001:db8:100::11
+    else
+        log "SKIP-NOTE $V6_SKIP_NOTE"
+    fi
+    sleep 2  # give anything that should not be announced time to arrive
+    check "hostile 198.51.100.0/24 (refused by the agent) is absent upstream" upstream_absent 198.51.100.0/24
+    check "hostile 2001:db8:dead::/64 (refused by the agent) is absent upstream" upstream_absent 2001:db8:dead::/64
+    check "hostile 198.51.100.0/24 is not in the agent host's table $TABLE" \
+        bash -c "[[ -z \$(ip -n $HOST_NS route show table $TABLE 198.51.100.0/24) ]]"
+    if [[ "$SPEAKER" == bird ]]; then
+        check "foreign route 10.99.0.0/24 (proto static) in table $TABLE is not announced" upstream_absent 10.99.0.0/24
+    elif upstream_absent 10.99.0.0/24; then
+        log "NOTE foreign route 10.99.0.0/24 (proto static) in table $TABLE was not announced by FRR"
+    else
+        log "XFAIL foreign route 10.99.0.0/24 (proto static) in table $TABLE announced by FRR: zebra cannot match" \
+            "a kernel route's protocol number, so in FRR mode the table must be dedicated to the agent (docs/bgp.md)"
+    fi
+    check "the host's connected network 10.77.0.0/24 is not announced" upstream_absent 10.77.0.0/24
+    check "the external segment 203.0.113.0/24 is not learned over BGP" \
+        bash -c "! ip -n $UP_NS route show exact 203.0.113.0/24 | grep -q 'proto bgp'"
+    check "no IPv4 prefix learned over the IPv6 session (no ECMP via the agent host)" \
+        bash -c "! ip -n $UP_NS -4 route show proto bgp | grep -Eq 'nexthop|via 203\.0\.113\.1 |inet6|fe80'"
+    check "the upstream learned nothing but the ${#FAMS[@]}x2 tenant prefixes (the foreign route aside)" \
+        bash -c "n=\$( (ip -n $UP_NS -4 route show proto bgp; ip -n $UP_NS -6 route show proto bgp) | grep -v '^10\\.99\\.0\\.0/24' | grep -c .); [[ \$n == $((2 * ${#FAMS[@]})) ]]"
+
+    {
+        echo "---- upstream: show bgp ipv4 unicast"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv4 unicast'
+        echo "---- upstream: show bgp ipv6 unicast"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv6 unicast'
+        echo "---- upstream: show bgp ipv4 unicast 10.0.0.0/24"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv4 unicast 10.0.0.0/24'
+        echo "---- upstream: show bgp ipv6 unicast fd00:a::/64"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv6 unicast fd00:a::/64'
+        echo "---- upstream: kernel routes proto bgp"; ip -n "$UP_NS" -4 route show proto bgp; ip -n "$UP_NS" -6 route show proto bgp
+        echo "---- agent host: speaker state"; speaker_state
+    } 2>&1 | sed 's/^/#   /'
+
+    # ---- withdrawal: r1's interface port is removed in Neutron; the next sync deletes its routes.
+    check "agent sync after r1's interface was removed exits 0" agent_sync "$SNAP2"
+    if wait_for "$WITHDRAW_TIMEOUT" upstream_absent 10.0.0.0/24; then
+        pass "10.0.0.0/24 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
+    else fail "10.0.0.0/24 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (still: $(upstream_route 10.0.0.0/24))"; fi
+    if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
+        if wait_for "$WITHDRAW_TIMEOUT" upstream_absent fd00:a::/64; then
+            pass "fd00:a::/64 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
+        else fail "fd00:a::/64 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (still: $(upstream_route fd00:a::/64))"; fi
+    fi
+    check "r2's 10.0.1.0/24 is still announced via 203.0.113.11" upstream_has_via 10.0.1.0/24 203.0.113.11
+    if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
+        check "r2's fd00:b::/64 is still announced via 2001:db8:100::11" upstream_has_via fd00:b::/64 2001:db8:100::11
+    fi
+
+    # ---- next hop change: r2's gateway IP changes in Neutron; the agent replaces the route in place and the
+    # new next hop reaches the upstream (an in-place replace must not leave the old next hop announced).
+    check "agent sync after r2's gateway moved to .12 exits 0" agent_sync "$SNAP3"
+    if wait_for "$WITHDRAW_TIMEOUT" upstream_has_via 10.0.1.0/24 203.0.113.12; then
+        pass "10.0.1.0/24 now via 203.0.113.12 upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
+    else fail "10.0.1.0/24 now via 203.0.113.12 upstream within ${WITHDRAW_TIMEOUT}s (got: $(upstream_route 10.0.1.0/24))"; fi
+    if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
+        if wait_for "$WITHDRAW_TIMEOUT" upstream_has_via fd00:b::/64 2001:db8:100::12; then
+            pass "fd00:b::/64 now via 2001:db8:100::12 upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
+        else fail "fd00:b::/64 now via 2001:db8:100::12 upstream within ${WITHDRAW_TIMEOUT}s (got: $(upstream_route fd00:b::/64))"; fi
+    fi
+    sleep 1
+    check "10.0.1.0/24 stays via 203.0.113.12 (no flap back, no withdrawal)" upstream_has_via 10.0.1.0/24 203.0.113.12
+}
+
 # ---------------------------------------------------------------- run
-log "speaker=$SPEAKER nexthop-mode=$NH_MODE table=$TABLE protocol=$PROTO work=$WORK"
-setup_topology || { fail "network namespaces and the external segment are set up"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-pass "network namespaces and the external segment are set up"
-
-write_upstream_config
-frr_start "$UP_NS" "$WORK/upstream" upstream && pass "upstream FRR (zebra + bgpd) started" \
-    || { fail "upstream FRR (zebra + bgpd) started"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-start_speaker && pass "agent-host BGP speaker ($SPEAKER) started from the packaging template" \
-    || { fail "agent-host BGP speaker ($SPEAKER) started from the packaging template"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-
-# A route of another owner in the agent's table (wrong protocol) and a connected network on the
-# host: neither may be announced.
-ip -n "$HOST_NS" route add 10.99.0.0/24 via 203.0.113.10 proto static table "$TABLE"
-ip -n "$HOST_NS" link add int0 type veth peer name int1 && ip -n "$HOST_NS" addr add 10.77.0.1/24 dev int0 \
-    && ip -n "$HOST_NS" link set int0 up && ip -n "$HOST_NS" link set int1 up \
-    || fail "connected network 10.77.0.0/24 added on the agent host"
-
-SNAP1=$WORK/snapshot-1.json
-SNAP2=$WORK/snapshot-2.json
-SNAP3=$WORK/snapshot-3.json
-write_snapshot "$SNAP1" 1
-write_snapshot "$SNAP2" 0
-write_snapshot "$SNAP3" 0 12   # r2's gateway moves to 203.0.113.12 / 2001:db8:100::12
-
-check "agent sync exits 0 (routes written to table $TABLE)" agent_sync "$SNAP1"
-log "agent host table $TABLE:"; ip -n "$HOST_NS" route show table "$TABLE" | sed 's/^/#   /'
-ip -n "$HOST_NS" -6 route show table "$TABLE" | sed 's/^/#   /'
-
-FAMS=(4)
-[[ "$SPEAKER" == bird ]] && FAMS=(4 6)
-V6_SKIP_NOTE="IPv6 not announced by FRR 8.4 from an imported table (see docs/bgp.md); use MRA_BGP_SPEAKER=bird"
-
-if wait_for "$ANNOUNCE_TIMEOUT" upstream_has_via 10.0.0.0/24 203.0.113.10; then
-    pass "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (r1's gateway), single next hop (${ELAPSED}s)"
-else fail "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (got: $(upstream_route 10.0.0.0/24))"; fi
-check "upstream kernel: 10.0.1.0/24 via 203.0.113.11 (r2's gateway), single next hop" \
-    wait_for 5 upstream_has_via 10.0.1.0/24 203.0.113.11
-if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
-    if wait_for "$ANNOUNCE_TIMEOUT" upstream_has_via fd00:a::/64 2001:db8:100::10; then
-        pass "upstream kernel: fd00:a::/64 via 2001:db8:100::10 (r1's gateway), single next hop (${ELAPSED}s)"
-    else fail "upstream kernel: fd00:a::/64 via 2001:db8:100::10 (got: $(upstream_route fd00:a::/64))"; fi
-    check "upstream kernel: fd00:b::/64 via 2001:db8:100::11 (r2's gateway), single next hop" \
-        wait_for 5 upstream_has_via fd00:b::/64 2001:db8:100::11
-else
-    log "SKIP-NOTE $V6_SKIP_NOTE"
-fi
-sleep 2  # give anything that should not be announced time to arrive
-check "hostile 198.51.100.0/24 (refused by the agent) is absent upstream" upstream_absent 198.51.100.0/24
-check "hostile 2001:db8:dead::/64 (refused by the agent) is absent upstream" upstream_absent 2001:db8:dead::/64
-check "hostile 198.51.100.0/24 is not in the agent host's table $TABLE" \
-    bash -c "[[ -z \$(ip -n $HOST_NS route show table $TABLE 198.51.100.0/24) ]]"
-if [[ "$SPEAKER" == bird ]]; then
-    check "foreign route 10.99.0.0/24 (proto static) in table $TABLE is not announced" upstream_absent 10.99.0.0/24
-elif upstream_absent 10.99.0.0/24; then
-    log "NOTE foreign route 10.99.0.0/24 (proto static) in table $TABLE was not announced by FRR"
-else
-    log "XFAIL foreign route 10.99.0.0/24 (proto static) in table $TABLE announced by FRR: zebra cannot match" \
-        "a kernel route's protocol number, so in FRR mode the table must be dedicated to the agent (docs/bgp.md)"
-fi
-check "the host's connected network 10.77.0.0/24 is not announced" upstream_absent 10.77.0.0/24
-check "the external segment 203.0.113.0/24 is not learned over BGP" \
-    bash -c "! ip -n $UP_NS route show exact 203.0.113.0/24 | grep -q 'proto bgp'"
-check "no IPv4 prefix learned over the IPv6 session (no ECMP via the agent host)" \
-    bash -c "! ip -n $UP_NS -4 route show proto bgp | grep -Eq 'nexthop|via 203\.0\.113\.1 |inet6|fe80'"
-check "the upstream learned nothing but the ${#FAMS[@]}x2 tenant prefixes (the foreign route aside)" \
-    bash -c "n=\$( (ip -n $UP_NS -4 route show proto bgp; ip -n $UP_NS -6 route show proto bgp) | grep -v '^10\\.99\\.0\\.0/24' | grep -c .); [[ \$n == $((2 * ${#FAMS[@]})) ]]"
-
-{
-    echo "---- upstream: show bgp ipv4 unicast"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv4 unicast'
-    echo "---- upstream: show bgp ipv6 unicast"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv6 unicast'
-    echo "---- upstream: show bgp ipv4 unicast 10.0.0.0/24"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv4 unicast 10.0.0.0/24'
-    echo "---- upstream: show bgp ipv6 unicast fd00:a::/64"; vty "$UP_NS" "$WORK/upstream" 'show bgp ipv6 unicast fd00:a::/64'
-    echo "---- upstream: kernel routes proto bgp"; ip -n "$UP_NS" -4 route show proto bgp; ip -n "$UP_NS" -6 route show proto bgp
-    echo "---- agent host: speaker state"; speaker_state
-} 2>&1 | sed 's/^/#   /'
-
-# ---- withdrawal: r1's interface port is removed in Neutron; the next sync deletes its routes.
-check "agent sync after r1's interface was removed exits 0" agent_sync "$SNAP2"
-if wait_for "$WITHDRAW_TIMEOUT" upstream_absent 10.0.0.0/24; then
-    pass "10.0.0.0/24 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
-else fail "10.0.0.0/24 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (still: $(upstream_route 10.0.0.0/24))"; fi
-if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
-    if wait_for "$WITHDRAW_TIMEOUT" upstream_absent fd00:a::/64; then
-        pass "fd00:a::/64 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
-    else fail "fd00:a::/64 withdrawn upstream within ${WITHDRAW_TIMEOUT}s (still: $(upstream_route fd00:a::/64))"; fi
-fi
-check "r2's 10.0.1.0/24 is still announced via 203.0.113.11" upstream_has_via 10.0.1.0/24 203.0.113.11
-if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
-    check "r2's fd00:b::/64 is still announced via 2001:db8:100::11" upstream_has_via fd00:b::/64 2001:db8:100::11
-fi
-
-# ---- next hop change: r2's gateway IP changes in Neutron; the agent replaces the route in place and the
-# new next hop reaches the upstream (an in-place replace must not leave the old next hop announced).
-check "agent sync after r2's gateway moved to .12 exits 0" agent_sync "$SNAP3"
-if wait_for "$WITHDRAW_TIMEOUT" upstream_has_via 10.0.1.0/24 203.0.113.12; then
-    pass "10.0.1.0/24 now via 203.0.113.12 upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
-else fail "10.0.1.0/24 now via 203.0.113.12 upstream within ${WITHDRAW_TIMEOUT}s (got: $(upstream_route 10.0.1.0/24))"; fi
-if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
-    if wait_for "$WITHDRAW_TIMEOUT" upstream_has_via fd00:b::/64 2001:db8:100::12; then
-        pass "fd00:b::/64 now via 2001:db8:100::12 upstream within ${WITHDRAW_TIMEOUT}s (took ${ELAPSED}s)"
-    else fail "fd00:b::/64 now via 2001:db8:100::12 upstream within ${WITHDRAW_TIMEOUT}s (got: $(upstream_route fd00:b::/64))"; fi
-fi
-sleep 1
-check "10.0.1.0/24 stays via 203.0.113.12 (no flap back, no withdrawal)" upstream_has_via 10.0.1.0/24 203.0.113.12
-
+n=0
+for NH_MODE in "${NH_MODES[@]}"; do
+    n=$((n + 1))
+    HOST_NS="mra-bgp-host-$$-$n" SEG_NS="mra-bgp-seg-$$-$n" UP_NS="mra-bgp-up-$$-$n"
+    WORK=$WORK_ROOT/$NH_MODE
+    mkdir -p "$WORK" && chmod 755 "$WORK"
+    TAG="[$SPEAKER/$NH_MODE] "
+    scenario
+    stop_daemons
+done
+TAG=""
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
