@@ -401,6 +401,15 @@ scenario() {
     write_snapshot "$SNAP2" 0
     write_snapshot "$SNAP3" 0 12   # r2's gateway moves to 203.0.113.12 / 2001:db8:100::12
 
+    if [[ "$FAKE_AGENT" != 1 ]]; then
+        # The agent's own account: both hostile prefixes are refused (so they never reach the table).
+        ip netns exec "$HOST_NS" "$AGENT_BIN" plan --snapshot "$SNAP1" --table "$TABLE" --protocol "$PROTO" \
+            --nexthop-mode "$NH_MODE" --format json >"$WORK/plan.json" 2>"$WORK/plan.err"
+        check "agent plan refuses 198.51.100.0/24 and 2001:db8:dead::/64 (outside the allowed prefixes)" \
+            python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r={x.get("destination") for x in d["refused"]}
+for x in d["refused"]: print("#   refused:", x.get("destination"), x["reason"], "-", x["message"])
+sys.exit(0 if {"198.51.100.0/24","2001:db8:dead::/64"} <= r else 1)' "$WORK/plan.json"
+    fi
     check "agent sync exits 0 (routes written to table $TABLE)" agent_sync "$SNAP1"
     log "agent host table $TABLE:"; ip -n "$HOST_NS" route show table "$TABLE" | sed 's/^/#   /'
     ip -n "$HOST_NS" -6 route show table "$TABLE" | sed 's/^/#   /'
