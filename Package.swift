@@ -24,7 +24,7 @@ let package = Package(
         // IP addresses, prefixes, the Neutron snapshot and the kernel view: value types shared by every module.
         .target(name: "Model"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"]),
-        .target(name: "RoutePlanner", dependencies: ["Model"]),
+        .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -152,3 +152,8 @@ public enum TextReport {
         }.joined(separator: "\n") + "\n"
     }
 }
+
+extension Duration {
+    /// Whole milliseconds.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

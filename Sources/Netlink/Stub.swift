@@ -1,5 +1,5 @@
 import Model
-public struct NetlinkStatistics: Sendable { public var messagesSent = 0 }
+public struct NetlinkStatistics: Sendable { public var messagesSent = 0; public var messagesReceived = 0; public var bytesReceived = 0 }
 public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible { public var errno: Int32; public var extendedMessage: String?; public var operation: String?; public var description: String { "" } }
 public final class RouteSocket: @unchecked Sendable {
   public init(namespace: String? = nil) throws {}

@@ -7,4 +7,6 @@ public final class NeutronClient: Sendable {
   public init(config: CloudConfig, options: ClientOptions = .init(), logger: Logger) throws {}
   public func readSnapshot() async throws -> CloudSnapshot { .init() }
   public func shutdown() async throws {}
+  public var statistics: ClientStatistics { .init() }
 }
+public struct ClientStatistics: Sendable { public var requests = 0; public var keystoneRequests = 0; public var bytesRead = 0 }
