@@ -499,6 +499,9 @@ for NH_MODE in "${NH_MODES[@]}"; do
     mkdir -p "$WORK" && chmod 755 "$WORK"
     TAG="[$SPEAKER/$NH_MODE] "
     scenario
+    if [[ -n "${MRA_BGP_PAUSE:-}" ]]; then   # debugging: inspect the live namespaces
+        log "pausing ${MRA_BGP_PAUSE}s: namespaces $HOST_NS $SEG_NS $UP_NS, state in $WORK"; sleep "$MRA_BGP_PAUSE"
+    fi
     stop_daemons
 done
 TAG=""
