@@ -197,8 +197,11 @@ router bgp 65000
  timers bgp 30 90
  neighbor 203.0.113.1 remote-as 65001
  neighbor 203.0.113.1 timers connect 5
+ ! the agent host opens the sessions: no connection collisions, no error back-off on either side
+ neighbor 203.0.113.1 passive
  neighbor 2001:db8:100::1 remote-as 65001
  neighbor 2001:db8:100::1 timers connect 5
+ neighbor 2001:db8:100::1 passive
  !
  address-family ipv4 unicast
   neighbor 203.0.113.1 activate
@@ -231,6 +234,8 @@ start_speaker() {
         mkdir -p "$dir"
         render "$REPO/packaging/bird/bird-agent-table.conf" "$dir/bird.conf" || return 1
         sed -i "s|^log syslog all;|log \"$dir/bird.log\" all;|" "$dir/bird.conf"
+        # test only: log BGP session state changes, to explain a slow start in the log
+        sed -i "s|^template bgp upstream {|template bgp upstream {\n    debug { states, events };|" "$dir/bird.conf"
         chown -R bird:bird "$dir" || return 1
         ip netns exec "$HOST_NS" bird -p -c "$dir/bird.conf" || { log "bird config invalid"; return 1; }
         PIDFILES+=("$dir/bird.pid")
@@ -418,7 +423,11 @@ sys.exit(0 if {"198.51.100.0/24","2001:db8:dead::/64"} <= r else 1)' "$WORK/plan
 
     if wait_for "$ANNOUNCE_TIMEOUT" upstream_has_via 10.0.0.0/24 203.0.113.10; then
         pass "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (r1's gateway), single next hop (${ELAPSED}s)"
-    else fail "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (got: $(upstream_route 10.0.0.0/24))"; fi
+    else
+        fail "upstream kernel: 10.0.0.0/24 via 203.0.113.10 (got: $(upstream_route 10.0.0.0/24))"
+        [[ -f "$WORK/bird/bird.log" ]] && { log "BIRD log:"; tail -40 "$WORK/bird/bird.log" | sed 's/^/#   /'; }
+        log "upstream bgpd log:"; tail -20 "$WORK/upstream/bgpd.log" | sed 's/^/#   /'
+    fi
     check "upstream kernel: 10.0.1.0/24 via 203.0.113.11 (r2's gateway), single next hop" \
         wait_for 5 upstream_has_via 10.0.1.0/24 203.0.113.11
     if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
