@@ -30,6 +30,13 @@ seed extack  "4c000000 0200 0003 07000000 4d000000 9bffffff 34000000 18000506 07
 seed done    "14000000 0300 0200 2a000000 10000000 00000000"
 
 echo "fuzz-netlink: running for ${seconds}s"
-"$out/netlink-fuzz" -max_total_time="$seconds" -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
+jobs="${FUZZ_JOBS:-1}"
+parallel=()
+if [ "$jobs" -gt 1 ]; then
+    # libFuzzer then writes each worker's output to fuzz-N.log in the current directory.
+    cd "$out"
+    parallel=(-jobs="$jobs" -workers="$jobs")
+fi
+"$out/netlink-fuzz" -max_total_time="$seconds" "${parallel[@]}" \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus"
 echo "fuzz-netlink: no crash in ${seconds}s"

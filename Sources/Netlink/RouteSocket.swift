@@ -1,3 +1,13 @@
+// The Netlink module, bottom up:
+//   Wire.swift           nlmsghdr/rtattr framing, ByteView (bounds-checked reads), AttributeDecoder, MessageBuilder
+//   Constants.swift      the UAPI numbers the codec uses
+//   Messages.swift       requests for KernelOperation and dumps; decoders for route, nexthop, address,
+//                        link, ACK/extended ACK, DONE and event messages
+//   NetlinkError.swift   the error value and traffic statistics
+//   RequestEngine.swift  batching with one ACK per request matched by sequence number; dumps with retry
+//   SocketTransport.swift, Namespace.swift   the real socket, opened inside a namespace if asked
+//   RouteSocket.swift, RouteEventMonitor.swift   the public API
+// The first four files use only the standard library and Model: the fuzz target compiles them alone.
 import Model
 
 /// One `NETLINK_ROUTE` socket: dumps routes, nexthops and addresses, and applies batches of route and
@@ -69,7 +79,11 @@ public final class RouteSocket: @unchecked Sendable {
                 out += try engine.dump("dump \(fam) routes of table \(table)", request: { b, seq in
                     b.appendRouteDump(family: fam.rawValue, table: table, sequence: seq)
                 }, decode: { m throws(DecodeError) in
-                    m.type == RTM.newRoute ? try decodeRoute(m) : nil
+                    // The kernel filters already; checking again costs little and keeps a kernel
+                    // without strict checking (before 4.20) from leaking other tables in.
+                    guard m.type == RTM.newRoute, let r = try decodeRoute(m), r.table == table,
+                          r.destination.family == fam else { return nil }
+                    return r
                 })
             } catch let e as NetlinkError where e.errno == 2 {   // ENOENT: "FIB table does not exist"
                 continue

@@ -352,6 +352,19 @@ import CNetlink
         #expect(d.error == NetlinkError(errno: 2, extendedMessage: "no table"))
     }
 
+    @Test func eventMessagesMapToRouteAndNexthopEvents() throws {
+        var deleted = Self.ipv4Route
+        deleted[4] = 0x19                                   // RTM_DELROUTE
+        let route = try #require(try decodeRoute(message(Self.ipv4Route)))
+        #expect(try decodeEvent(message(Self.ipv4Route)) == .routeAdded(route))
+        #expect(try decodeEvent(message(deleted)) == .routeDeleted(route))
+        let nh = hex("20 00 00 00  69 00  00 00  00 00 00 00  00 00 00 00  02 00 c8 00 00 00 00 00  08 00 01 00 11 00 00 00")
+        #expect(try decodeEvent(message(nh)) == .nexthopDeleted(KernelNexthop(id: 17, gateway: nil, outputInterface: 0, proto: 200)))
+        var link = nh
+        link[4] = 0x10                                      // RTM_NEWLINK: not an event we report
+        #expect(try decodeEvent(message(link)) == nil)
+    }
+
     @Test func errorDescriptionNamesOperationErrnoWordsSymbolAndKernelText() {
         let e = NetlinkError(errno: 101, extendedMessage: "Nexthop has invalid gateway",
                              operation: "add route 10.0.0.0/24 via 203.0.113.10 table 254")
@@ -428,5 +441,39 @@ import CNetlink
             04 00 01 00  00 00 00 00
             """)
         #expect(throws: DecodeError.self) { try decodeAcknowledgement(message(bytes)) }
+    }
+}
+
+@Suite struct RoundTripTests {
+    /// A route request has the same layout as the kernel's route message, so decoding what we encode
+    /// must give back every field we set — for many random routes of both families.
+    @Test func encodedRouteRequestsDecodeBackToTheSameRoute() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let v6 = Bool.random(using: &rng)
+            let address = v6 ? IPAddress(v6High: UInt64.random(in: 0...UInt64.max, using: &rng), low: UInt64.random(in: 0...UInt64.max, using: &rng))
+                             : IPAddress(v4: UInt32.random(in: 0...UInt32.max, using: &rng))
+            let dst = IPPrefix(address: address, length: Int.random(in: 0...(v6 ? 128 : 32), using: &rng))!
+            let table = [UInt32(254), 255, 256, 1000, UInt32.max].randomElement(using: &rng)!
+            let metric: UInt32? = Bool.random(using: &rng) ? UInt32.random(in: 0...UInt32.max, using: &rng) : nil
+            let target: RouteTarget = Bool.random(using: &rng)
+                ? .nexthop(UInt32.random(in: 1...UInt32.max, using: &rng))
+                : .gateway(v6 ? IPAddress("2001:db8::1")! : IPAddress("203.0.113.1")!, outputInterface: Int32.random(in: 1...1000, using: &rng))
+            let spec = RouteSpec(destination: dst, table: table, proto: UInt8.random(in: 0...255, using: &rng), target: target, metric: metric)
+            let r = try #require(try decodeRoute(message(encode(.replaceRoute(spec), sequence: 1))))
+            #expect(r.destination == dst && r.table == table && r.proto == spec.proto && r.metric == metric && r.type == 1)
+            switch target {
+            case .nexthop(let id): #expect(r.nexthopID == id && r.gateway == nil)
+            case .gateway(let gw, let oif): #expect(r.gateway == gw && r.outputInterface == oif && r.nexthopID == nil)
+            }
+        }
+    }
+
+    @Test func encodedNexthopRequestsDecodeBackToTheSameNexthop() throws {
+        for nh in [KernelNexthop(id: 1, gateway: IPAddress("203.0.113.9")!, outputInterface: 4, proto: 200),
+                   KernelNexthop(id: UInt32.max, gateway: IPAddress("2001:db8::9")!, outputInterface: 1, proto: 0),
+                   KernelNexthop(id: 7, gateway: nil, outputInterface: 0, proto: 200)] {
+            #expect(try decodeNexthop(message(encode(.addNexthop(nh), sequence: 3))) == nh)
+        }
     }
 }

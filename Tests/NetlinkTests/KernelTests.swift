@@ -143,6 +143,16 @@ struct KernelTests {
         #expect(socket.statistics.sendCalls < 60)
     }
 
+    @Test func multipathRoutesReportTheirFirstPath() throws {
+        let (ns, dummy) = try uplinkNamespace("multipath")
+        try ns.ip("route add 10.7.0.0/24 proto 200 nexthop via 203.0.113.10 dev dummy0 nexthop via 203.0.113.11 dev dummy0")
+        try ns.ip("-6 route add fd00:7::/64 proto 200 nexthop via 2001:db8:100::10 dev dummy0 nexthop via 2001:db8:100::11 dev dummy0")
+        let routes = try RouteSocket(namespace: ns.name).routes(family: nil, table: 254).filter { $0.proto == owned }
+        #expect(routes.map(\.destination) == [IPPrefix("10.7.0.0/24")!, IPPrefix("fd00:7::/64")!])
+        #expect(routes.map(\.gateway) == [IPAddress("203.0.113.10"), IPAddress("2001:db8:100::10")])
+        #expect(routes.map(\.outputInterface) == [dummy, dummy])
+    }
+
     @Test func connectedNetworksListInterfaceAddressesWithNames() throws {
         let (ns, dummy) = try uplinkNamespace("connected")
         let nets = try RouteSocket(namespace: ns.name).connectedNetworks()

@@ -235,6 +235,22 @@ import Testing
         #expect(c.plan().isEmpty)
     }
 
+    @Test func extraOwnedRoutesAreDeletedByTheirExactMetric() {
+        var c = Cloud()
+        c.policy.useNexthopObjects = false
+        c.router("r6", gateways: ["2001:db8:0:1::10"])
+        c.subnet("s6", "fd00:1::/64", router: "r6")
+        c.kernel.routes = [owned("fd00:1::/64", via: "2001:db8:0:1::77", metric: 77), owned("fd00:1::/64", via: "2001:db8:0:1::99")]
+        let plan = c.plan()
+        #expect(plan.operations == [
+            .replaceRoute(RouteSpec(destination: pfx("fd00:1::/64"), table: 254, proto: 200, target: .gateway(ip("2001:db8:0:1::10"), outputInterface: 2), metric: 77)),
+            .deleteRoute(RouteSpec(destination: pfx("fd00:1::/64"), table: 254, proto: 200, target: .gateway(ip("2001:db8:0:1::99"), outputInterface: 2), metric: 1024)),
+        ])
+        c.kernel = simulate(plan.operations, on: c.kernel)
+        #expect(c.kernel.routes.map(\.gateway) == [ip("2001:db8:0:1::10")])
+        #expect(c.plan().isEmpty)
+    }
+
     @Test func switchingOffNexthopsReplacesRoutesThenDeletesNexthops() {
         var c = Self.cloud()
         c.kernel.nexthops = [KernelNexthop(id: nh1, gateway: ip("203.0.113.10"), outputInterface: 2, proto: 200),

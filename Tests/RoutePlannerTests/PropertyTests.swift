@@ -110,6 +110,9 @@ struct Scenario: Sendable, CustomStringConvertible {
             add(KernelRoute(destination: pfx(pick(foreignPool)), table: chance(0.8) ? 254 : 100, proto: pick([3, 4, 16, 200]),
                             gateway: ip("203.0.113.254"), outputInterface: 2))
         }
+        if chance(0.3), let n = kernel.nexthops.first {   // a foreign route that uses a nexthop (maybe ours)
+            add(KernelRoute(destination: pfx("192.168.77.0/24"), table: pick([100, 254]), proto: pick([4, 200]), nexthopID: n.id))
+        }
         for _ in 0..<Int.random(in: 0...5, using: &g) {
             let dest = pfx(chance(0.7) ? pick(goodPool) : pick(tenantPool))
             guard !dest.isDefault else { continue }
