@@ -137,6 +137,8 @@ setup_topology() {
     ip -n "$SEG_NS" addr add 203.0.113.10/24 dev br0 && ip -n "$SEG_NS" addr add 203.0.113.11/24 dev br0 || return 1
     ip -n "$SEG_NS" addr add 2001:db8:100::10/64 dev br0 nodad && ip -n "$SEG_NS" addr add 2001:db8:100::11/64 dev br0 nodad || return 1
     ip -n "$SEG_NS" addr add 203.0.113.12/24 dev br0 && ip -n "$SEG_NS" addr add 2001:db8:100::12/64 dev br0 nodad || return 1
+    # r1's tenant side: the address of its interface in 10.0.0.0/24 and fd00:a::/64, to test the data path
+    ip -n "$SEG_NS" addr add 10.0.0.1/32 dev lo && ip -n "$SEG_NS" addr add fd00:a::1/128 dev lo nodad || return 1
 
     ip -n "$HOST_NS" addr add 203.0.113.1/24 dev ext0 && ip -n "$HOST_NS" addr add 2001:db8:100::1/64 dev ext0 nodad || return 1
     ip -n "$HOST_NS" link set ext0 up || return 1
@@ -373,6 +375,7 @@ upstream_has_via() { # PREFIX GW
     ! grep -q "nexthop" <<<"$out" || return 1
     ! grep -Eq "via (203\.0\.113\.1|2001:db8:100::1|fe80:[^ ]*) " <<<"$out "
 }
+upstream_ping() { ip netns exec "$UP_NS" ping -c1 -W2 -q "$1" >/dev/null 2>&1; }
 upstream_absent() { [[ -z "$(upstream_route "$1")" ]]; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_for() { # wait_for SECONDS command... ; sets ELAPSED (seconds, 0.1 s resolution) on success
@@ -446,6 +449,14 @@ scenario() {
             wait_for 5 upstream_has_via fd00:b::/64 2001:db8:100::11
     else
         log "SKIP-NOTE $V6_SKIP_NOTE"
+    fi
+    # Data path: the agent host does not forward (ip_forward=0, table 200 unused), so an answer proves
+    # that the upstream sends tenant traffic straight to the tenant router's gateway.
+    check "data path: upstream reaches r1's tenant address 10.0.0.1 directly via 203.0.113.10" \
+        upstream_ping 10.0.0.1
+    if [[ " ${FAMS[*]} " == *" 6 "* ]]; then
+        check "data path: upstream reaches r1's tenant address fd00:a::1 directly via 2001:db8:100::10" \
+            upstream_ping fd00:a::1
     fi
     sleep 2  # give anything that should not be announced time to arrive
     check "hostile 198.51.100.0/24 (refused by the agent) is absent upstream" upstream_absent 198.51.100.0/24
