@@ -52,7 +52,7 @@ clouds:
     network_endpoint_override: http://lab.example.test:9696
 """
 
-@Suite("Cloud configuration as openstacksdk resolves it")
+@Suite("Cloud configuration as openstacksdk resolves it", .timeLimit(.minutes(2)))
 struct CloudConfigTests {
     @Test func osVariablesAloneMakeThePasswordCloud() throws {
         var env = passwordEnv
@@ -270,5 +270,20 @@ struct CloudConfigTests {
         var dumped = ""
         dump(c, to: &dumped)
         #expect(!dumped.contains("env-password"))
+    }
+}
+
+@Suite("Cloud configuration: messages", .timeLimit(.minutes(2)))
+struct CloudConfigMessageTests {
+    @Test func aMissingPasswordInANamedCloudSaysWhereToPutIt() throws {
+        let dirs = try ConfigDirs()
+        defer { dirs.remove() }
+        try dirs.write(1, "clouds.yaml", prodYAML.replacingOccurrences(of: "      password: yaml-password\n", with: ""))
+        let error = #expect(throws: OpenStackError.self) {
+            try CloudConfig.resolve(cloud: "prod", environment: ["OS_PASSWORD": "ignored"], searchPaths: dirs.dirs)
+        }
+        #expect(error?.description.contains("auth.password") == true)
+        #expect(error?.description.contains("secure.yaml") == true)
+        #expect(error?.description.contains("cloud 'prod'") == true)
     }
 }

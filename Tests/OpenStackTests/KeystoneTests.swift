@@ -11,7 +11,7 @@ func identityBody(_ cloud: FakeCloud, _ index: Int = 0) async throws -> [String:
     return try #require(obj?["auth"] as? [String: Any])
 }
 
-@Suite("Keystone v3 authentication and the catalog")
+@Suite("Keystone v3 authentication and the catalog", .timeLimit(.minutes(2)))
 struct KeystoneTests {
     @Test(arguments: [AuthType.password, .v3password])
     func passwordByNameSendsUserDomainAndProjectScope(type: AuthType) async throws {

@@ -12,7 +12,7 @@ let testMetrics: TestMetrics = {
     return m
 }()
 
-@Suite("Metrics")
+@Suite("Metrics", .timeLimit(.minutes(2)))
 struct MetricsTests {
     @Test func everyNeutronAttemptIsCountedByStatus() async throws {
         let metrics = testMetrics

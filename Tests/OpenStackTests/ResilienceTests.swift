@@ -14,7 +14,7 @@ final class Counter: @unchecked Sendable {
     }
 }
 
-@Suite("Retries, re-authentication, timeouts and secrets")
+@Suite("Retries, re-authentication, timeouts and secrets", .timeLimit(.minutes(2)))
 struct ResilienceTests {
     @Test func a401FromNeutronLeadsToExactlyOneNewTokenAndOneRetry() async throws {
         try await withCloud { cloud, client in
@@ -158,8 +158,13 @@ struct ResilienceTests {
         await probe.shutdown()
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = deadURL
-        let client = try NeutronClient(config: config, options: fastOptions, logger: CapturedLogs().logger)
+        var options = fastOptions
+        options.requestTimeout = .seconds(30)
+        let client = try NeutronClient(config: config, options: options, logger: CapturedLogs().logger)
+        let start = ContinuousClock.now
         let error = await #expect(throws: OpenStackError.self) { try await client.readSnapshot() }
+        // A refused connection fails each attempt at once: the read does not wait out the request timeout.
+        #expect(ContinuousClock.now - start < .seconds(10))
         try await client.shutdown()
         guard case .transport(let service, _, _, _, let attempts)? = error else {
             Issue.record("expected a transport error, got \(String(describing: error))")
@@ -201,5 +206,26 @@ struct ResilienceTests {
             #expect(!logs.text.contains(FakeCloud.userToken))
             #expect(!logs.text.contains("gAAAAAtesttoken"))
         }
+    }
+}
+
+@Suite("Client lifecycle", .timeLimit(.minutes(2)))
+struct LifecycleTests {
+    @Test func aClientDroppedWithoutShutdownDoesNotTrapAndShutdownTwiceIsHarmless() async throws {
+        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 1))
+        let server = try await ScriptedHTTPServer.start { request in
+            neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
+        }
+        var config = CloudConfig(authType: .none)
+        config.networkEndpointOverride = server.baseURL
+        do {
+            let dropped = try NeutronClient(config: config, options: fastOptions, logger: CapturedLogs().logger)
+            #expect(try await dropped.readSnapshot().routers.count == 1)
+        }   // deinit without shutdown: must not crash the process
+        let client = try NeutronClient(config: config, options: fastOptions, logger: CapturedLogs().logger)
+        #expect(try await client.readSnapshot().routers.count == 1)
+        try await client.shutdown()
+        try await client.shutdown()
+        await server.shutdown()
     }
 }

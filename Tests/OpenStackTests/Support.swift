@@ -222,7 +222,7 @@ final class ServerBox: @unchecked Sendable {
 }
 
 /// Tiny backoff so retry tests take milliseconds.
-let fastOptions = ClientOptions(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxRetries: 3,
+let fastOptions = ClientOptions(connectTimeout: .seconds(10), requestTimeout: .seconds(20), maxRetries: 3,
                                 backoffBase: .milliseconds(1), backoffCap: .milliseconds(5), retryAfterCap: .seconds(2))
 
 /// Runs `body` with a started client and cloud, shutting both down afterwards (also on failure).

@@ -3,11 +3,11 @@ import Testing
 import TestSupport
 @testable import OpenStack
 
-@Suite("TLS: verification on by default, custom CA, insecure")
+@Suite("TLS: verification on by default, custom CA, insecure", .timeLimit(.minutes(2)))
 struct TLSTests {
     /// Runs one read against an HTTPS Neutron with a fresh self-signed certificate.
     func read(_ configure: (inout CloudConfig, TestCertificate) -> Void) async throws -> Result<Int, OpenStackError> {
-        let cert = try TestCertificate.generate()
+        let cert = try await TestCertificate.generate()
         defer { cert.remove() }
         let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 2))
         let server = try await ScriptedHTTPServer.start(tls: try cert.serverContext()) { request in

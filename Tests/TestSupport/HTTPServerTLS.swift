@@ -10,7 +10,8 @@ public struct TestCertificate: Sendable {
     public let privateKeyPath: String
 
     /// Creates a fresh key and certificate (CN and subjectAltName 127.0.0.1, valid one day).
-    public static func generate() throws -> TestCertificate {
+    /// Waits for `openssl` without blocking a thread of the concurrency pool.
+    public static func generate() async throws -> TestCertificate {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mra-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let cert = dir + "/cert.pem", key = dir + "/key.pem"
@@ -20,9 +21,11 @@ public struct TestCertificate: Sendable {
                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TestCertificateError.opensslFailed(p.terminationStatus) }
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            p.terminationHandler = { process in continuation.resume(returning: process.terminationStatus) }
+            do { try p.run() } catch { continuation.resume(throwing: error) }
+        }
+        guard status == 0 else { throw TestCertificateError.opensslFailed(status) }
         return TestCertificate(directory: dir, certificatePath: cert, privateKeyPath: key)
     }
 
