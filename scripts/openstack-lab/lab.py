@@ -7,6 +7,7 @@ Run with the lab venv's interpreter (setup.sh creates it):
                                service, create an application credential and a topology; prints the
                                path of DIR/lab.env (shell syntax) and writes DIR/topology.json
     lab.py stop DIR            stop the servers started by `start` and remove DIR
+    lab.py read ENV_FILE       cross-check: the agent's four list requests, paginated; prints counts
     lab.py serve NAME PORT     (internal) serve one WSGI application with gunicorn on 127.0.0.1:PORT
 
 Every process binds 127.0.0.1 only; all state (configs, keys, SQLite databases, logs) is in DIR.
@@ -27,6 +28,7 @@ import tempfile
 import textwrap
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HOST = "127.0.0.1"
@@ -643,6 +645,51 @@ def stop(args):
     return 0
 
 
+def reference_read(args):
+    """Reads what the agent reads (four lists, projected, paginated) as a cross-check of the lab and of
+    the request count: authenticates with the lab's application credential, prints a JSON summary."""
+    values = read_env(args.env_file)
+    keystone_url = values["MRA_LAB_KEYSTONE_URL"]
+    body = {"auth": {"identity": {"methods": ["application_credential"], "application_credential": {
+        "id": values["MRA_LAB_APPCRED_ID"], "secret": values["MRA_LAB_APPCRED_SECRET"]}}}}
+    _, headers, doc = http("POST", f"{keystone_url}/v3/auth/tokens", body)
+    token = headers["X-Subject-Token"]
+    endpoint = next(e["url"] for s in doc["token"]["catalog"] if s["type"] == "network"
+                    for e in s["endpoints"] if e["interface"] == "public" and e["region_id"] == REGION)
+    endpoint = endpoint.rstrip("/")
+    owners = ["network:router_interface", "network:router_interface_distributed",
+              "network:ha_router_replicated_interface"]
+    queries = {
+        "routers": [("fields", f) for f in ("id", "name", "project_id", "admin_state_up", "tags",
+                                             "external_gateway_info")],
+        "ports": [("device_owner", o) for o in owners]
+                 + [("fields", f) for f in ("id", "device_id", "device_owner", "fixed_ips")],
+        "subnets": [("fields", f) for f in ("id", "network_id", "cidr", "project_id", "created_at",
+                                             "subnetpool_id")],
+        "networks": [("router:external", "true")]
+                    + [("fields", f) for f in ("id", "name", "router:external", "ipv4_address_scope",
+                                                "ipv6_address_scope")],
+    }
+    summary = {"keystone_requests": 1, "neutron_requests": 0, "pages": {}, "items": {}}
+    t0 = time.monotonic()
+    for collection, query in queries.items():
+        url = f"{endpoint}/v2.0/{collection}?" + urllib.parse.urlencode(query + [("limit", args.limit)])
+        pages, items = 0, 0
+        while url:
+            doc = http("GET", url, token=token)[2]
+            pages += 1
+            items += len(doc[collection])
+            url = next((l["href"] for l in doc.get(f"{collection}_links", []) if l["rel"] == "next"), None)
+            if pages > 10_000:
+                raise LabError(f"{collection}: runaway pagination")
+        summary["pages"][collection] = pages
+        summary["items"][collection] = items
+        summary["neutron_requests"] += pages
+    summary["seconds"] = round(time.monotonic() - t0, 3)
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -650,6 +697,9 @@ def main():
     p.add_argument("--dir", help="state directory to create (default: a new one under $MRA_LAB_DIR)")
     p = sub.add_parser("stop")
     p.add_argument("dir")
+    p = sub.add_parser("read", help="cross-check: read the four lists as the agent does, count requests")
+    p.add_argument("env_file")
+    p.add_argument("--limit", type=int, default=1000)
     p = sub.add_parser("serve")
     p.add_argument("name", choices=["keystone", "neutron"])
     p.add_argument("port", type=int)
@@ -658,6 +708,8 @@ def main():
         return start(args)
     if args.cmd == "stop":
         return stop(args)
+    if args.cmd == "read":
+        return reference_read(args)
     serve(args.name, args.port)
     return 0
 
