@@ -8,6 +8,7 @@ Run with the lab venv's interpreter (setup.sh creates it):
                                path of DIR/lab.env (shell syntax) and writes DIR/topology.json
     lab.py stop DIR            stop the servers started by `start` and remove DIR
     lab.py read ENV_FILE       cross-check: the agent's four list requests, paginated; prints counts
+    lab.py scale ENV_FILE N    add N routers (gateway + one tenant subnet each) to a running lab
     lab.py serve NAME PORT     (internal) serve one WSGI application with gunicorn on 127.0.0.1:PORT
 
 Every process binds 127.0.0.1 only; all state (configs, keys, SQLite databases, logs) is in DIR.
@@ -690,6 +691,45 @@ def reference_read(args):
     return 0
 
 
+def scale(args):
+    """Adds N routers (each with a gateway on the external IPv6 subnet and one IPv4 tenant subnet
+    10.128.0.0/9 carved into /24s) to a running lab, to measure a read of a larger cloud.
+    Networks and subnets are created in bulk; routers and interfaces one by one."""
+    values = read_env(args.env_file)
+    topo_path = values["MRA_LAB_TOPOLOGY"]
+    with open(topo_path) as f:
+        topo = json.load(f)
+    ks = Keystone(values["MRA_LAB_KEYSTONE_URL"])
+    ks.token, _ = ks.password_token(values["OS_USERNAME"], values["OS_PASSWORD"], values["OS_PROJECT_NAME"])
+    nt = Neutron(values["MRA_LAB_NEUTRON_URL"], ks.token)
+    ext_v6 = topo["external_network"]["subnet_ids"][1]
+    project = topo["projects"]["tenant-a"]
+    start_index = topo.get("scaled_routers", 0)
+    t0 = time.monotonic()
+    created = 0
+    batch = 100
+    while created < args.count:
+        n = min(batch, args.count - created)
+        idx = [start_index + created + i for i in range(n)]
+        nets = http("POST", f"{nt.url}/v2.0/networks", {"networks": [
+            {"name": f"mra-scale-net-{i}", "project_id": project} for i in idx]}, token=nt.token)[2]["networks"]
+        subs = http("POST", f"{nt.url}/v2.0/subnets", {"subnets": [
+            {"name": f"mra-scale-sub-{i}", "network_id": net["id"], "ip_version": 4, "enable_dhcp": False,
+             "cidr": f"10.{128 + i // 256}.{i % 256}.0/24", "project_id": project}
+            for i, net in zip(idx, nets)]}, token=nt.token)[2]["subnets"]
+        for i, sub in zip(idx, subs):
+            r = nt.create("router", {"name": f"mra-scale-router-{i}", "project_id": project,
+                                     "external_gateway_info": {
+                                         "network_id": topo["external_network"]["id"],
+                                         "external_fixed_ips": [{"subnet_id": ext_v6}]}})
+            nt.add_interface(r["id"], sub["id"])
+        created += n
+        log(f"scale: {start_index + created} extra routers ({time.monotonic() - t0:.0f} s)")
+    topo["scaled_routers"] = start_index + created
+    write(topo_path, json.dumps(topo, indent=2, sort_keys=True) + "\n", 0o644)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -700,6 +740,9 @@ def main():
     p = sub.add_parser("read", help="cross-check: read the four lists as the agent does, count requests")
     p.add_argument("env_file")
     p.add_argument("--limit", type=int, default=1000)
+    p = sub.add_parser("scale", help="add N routers (gateway + one subnet each) to a running lab")
+    p.add_argument("env_file")
+    p.add_argument("count", type=int)
     p = sub.add_parser("serve")
     p.add_argument("name", choices=["keystone", "neutron"])
     p.add_argument("port", type=int)
@@ -708,6 +751,8 @@ def main():
         return start(args)
     if args.cmd == "stop":
         return stop(args)
+    if args.cmd == "scale":
+        return scale(args)
     if args.cmd == "read":
         return reference_read(args)
     serve(args.name, args.port)
