@@ -271,7 +271,7 @@ def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini)
         flat_networks = physnet1
 
         [ml2_type_vlan]
-        network_vlan_ranges = physnet2:100:199
+        network_vlan_ranges = physnet2:1:4094
         """)
 
 
@@ -705,6 +705,9 @@ def scale(args):
     ext_v6 = topo["external_network"]["subnet_ids"][1]
     project = topo["projects"]["tenant-a"]
     start_index = topo.get("scaled_routers", 0)
+    # Neutron's default quotas (100 networks, 10 routers per project) would stop us early.
+    http("PUT", f"{nt.url}/v2.0/quotas/{project}", {"quota": {
+        "network": -1, "subnet": -1, "router": -1, "port": -1}}, token=nt.token)
     t0 = time.monotonic()
     created = 0
     batch = 100
