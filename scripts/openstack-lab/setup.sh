@@ -12,7 +12,11 @@ VENV="$LAB_DIR/venv"
 KEYSTONE_VERSION="30.0.0"
 NEUTRON_VERSION="29.0.0"
 GUNICORN_VERSION="23.0.0"
-STAMP="$VENV/.mra-lab-installed-keystone-$KEYSTONE_VERSION-neutron-$NEUTRON_VERSION-gunicorn-$GUNICORN_VERSION"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Every transitive dependency pinned to versions known to work (pip freeze of a working lab).
+CONSTRAINTS="$HERE/constraints.txt"
+constraints_sum=$(cksum < "$CONSTRAINTS" | cut -d' ' -f1)
+STAMP="$VENV/.mra-lab-installed-keystone-$KEYSTONE_VERSION-neutron-$NEUTRON_VERSION-gunicorn-$GUNICORN_VERSION-c$constraints_sum"
 
 started=$(date +%s)
 log() { echo "openstack-lab setup: $*" >&2; }
@@ -57,10 +61,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$py" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
-log "pip install keystone==$KEYSTONE_VERSION neutron==$NEUTRON_VERSION gunicorn==$GUNICORN_VERSION"
-"$VENV/bin/python" -m pip install -q \
+log "pip install keystone==$KEYSTONE_VERSION neutron==$NEUTRON_VERSION gunicorn==$GUNICORN_VERSION (constraints: $CONSTRAINTS)"
+"$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" \
     "keystone==$KEYSTONE_VERSION" "neutron==$NEUTRON_VERSION" "gunicorn==$GUNICORN_VERSION"
-"$VENV/bin/python" -c 'import keystone.wsgi.api, neutron, gunicorn' >/dev/null 2>&1 || \
-    "$VENV/bin/python" -c 'import keystone, neutron, gunicorn'
+"$VENV/bin/python" -c 'import keystone, neutron, neutron_lib, keystonemiddleware, gunicorn'
+rm -f "$VENV"/.mra-lab-installed-*
 touch "$STAMP"
 log "done in $(( $(date +%s) - started )) s"
