@@ -32,6 +32,19 @@ import Testing
         #expect(IPAddress(bytes: [1, 2, 3]) == nil)
     }
 
+    @Test func everyAddressRoundTripsThroughItsText() throws {
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<20_000 {
+            // Sparse values too, so that zero runs of every length and place are compressed.
+            var h = UInt64.random(in: .min ... .max, using: &rng), l = UInt64.random(in: .min ... .max, using: &rng)
+            if i % 2 == 0 { h &= 0xffff_0000_0000_ffff; l &= UInt64(i % 7 == 0 ? 0 : 0x0000_ffff_0000_ffff) }
+            let v6 = IPAddress(v6High: h, low: l)
+            #expect(IPAddress(v6.description) == v6, "\(v6)")
+            let v4 = IPAddress(v4: UInt32.random(in: .min ... .max, using: &rng))
+            #expect(IPAddress(v4.description) == v4, "\(v4)")
+        }
+    }
+
     @Test func ordersIPv4BeforeIPv6() throws {
         let list = ["2001:db8::1", "10.0.0.2", "10.0.0.1", "::1"].compactMap { IPAddress($0) }.sorted()
         #expect(list.map(\.description) == ["10.0.0.1", "10.0.0.2", "::1", "2001:db8::1"])
