@@ -378,8 +378,11 @@ struct RealCloudIntegrationTests {
             #expect(statistics.reauths == 1, "one re-authentication after the 401")
             #expect(statistics.tokensIssued == 2)
             #expect(statistics.keystoneRequests == 2)
-            #expect(statistics.requestsByStatus["401"] == 1, "exactly one request was refused")
-            #expect(statistics.requests == 2 * perRead + 1, "the refused request is sent again, once")
+            // The four lists may be in flight together: each of them may meet the 401 (at most one
+            // per list), all share the one new token, and each refused request is sent again once.
+            let refused = statistics.requestsByStatus["401"] ?? 0
+            #expect((1...4).contains(refused), "requests refused with 401: \(refused)")
+            #expect(statistics.requests == 2 * perRead + refused, "every refused request is sent again, once")
         } catch {
             _ = try? await lab.keystoneAdmin("PATCH", user, body: ["user": ["enabled": true]])
             try? await client.shutdown()
