@@ -1,0 +1,32 @@
+# metadata-route-agent — the README's quick start in two commands:
+#   make demo   the 2013 metadata failure and its fix, in network namespaces (needs root; without root: a plan)
+#   make test   every test suite: unit, kernel (namespaces, as root), end to end, BGP, fuzz
+
+SWIFT ?= swift
+BIN := .build/debug/metadata-route-agent
+
+.PHONY: build release demo test unit bench fuzz clean
+
+build:
+	$(SWIFT) build --product metadata-route-agent
+
+release:
+	$(SWIFT) build -c release --product metadata-route-agent
+
+demo: build
+	bash scripts/demo.sh
+
+test:
+	bash scripts/run-tests.sh
+
+unit:
+	$(SWIFT) test
+
+bench:
+	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz-netlink.sh 60
+
+clean:
+	rm -rf .build .build-*

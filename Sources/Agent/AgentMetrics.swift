@@ -1,0 +1,96 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Model
+import Prometheus
+import RoutePlanner
+import Synchronization
+
+/// The agent's metrics, kept in a Prometheus registry of its own (no global state needed in tests).
+///
+/// | name | type | meaning |
+/// | --- | --- | --- |
+/// | `mra_routes_desired` | gauge | routes the plan wants |
+/// | `mra_routes_installed` | gauge | owned routes in the kernel after the last reconcile |
+/// | `mra_routes_refused{reason}` | gauge | candidates refused, by reason |
+/// | `mra_route_writes_total{result}` | counter | kernel writes by result (`ok`, `EEXIST`, …) |
+/// | `mra_reconcile_duration_seconds` | histogram | one reconcile (read + plan + apply) |
+/// | `mra_reconciles_total{result}` | counter | reconciles by result (`ok`, `write_errors`, `neutron_error`, `kernel_error`) |
+/// | `mra_neutron_requests_total{status}` | counter | Neutron/Keystone requests by HTTP status |
+/// | `mra_last_successful_sync_timestamp_seconds` | gauge | Unix time of the last reconcile that read everything |
+/// | `mra_consecutive_read_failures` | gauge | failed reads in a row (0 = healthy; > 0 = failing static) |
+/// | `mra_self_heal_total` | counter | reconciles triggered by a kernel event on an owned route or nexthop |
+public final class AgentMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+    private let desired: CoreMetrics.Gauge
+    private let installed: CoreMetrics.Gauge
+    private let duration: Metrics.Timer
+    private let lastSuccess: CoreMetrics.Gauge
+    private let readFailures: CoreMetrics.Gauge
+    private let selfHeal: CoreMetrics.Counter
+    private let refusedReasons = Mutex<Set<String>>([])
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.durationHistogramBuckets["mra_reconcile_duration_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        factory = f
+        desired = CoreMetrics.Gauge(label: "mra_routes_desired", factory: f)
+        installed = CoreMetrics.Gauge(label: "mra_routes_installed", factory: f)
+        duration = Metrics.Timer(label: "mra_reconcile_duration_seconds", factory: f)
+        lastSuccess = CoreMetrics.Gauge(label: "mra_last_successful_sync_timestamp_seconds", factory: f)
+        readFailures = CoreMetrics.Gauge(label: "mra_consecutive_read_failures", factory: f)
+        selfHeal = CoreMetrics.Counter(label: "mra_self_heal_total", factory: f)
+        readFailures.record(0)
+        selfHeal.increment(by: 0)
+    }
+
+    /// Records a reconcile that read Neutron and the kernel.
+    public func recordReconcile(_ report: ReconcileReport, installedRoutes: Int, duration: Duration, at time: Date) {
+        desired.record(report.plan.desired.count)
+        installed.record(installedRoutes)
+        var counts: [String: Int] = [:]
+        for r in report.plan.refused { counts[r.reason.rawValue, default: 0] += 1 }
+        let reasons = refusedReasons.withLock { seen -> Set<String> in
+            seen.formUnion(counts.keys)
+            return seen
+        }
+        for reason in reasons.sorted() {
+            CoreMetrics.Gauge(label: "mra_routes_refused", dimensions: [("reason", reason)], factory: factory).record(counts[reason] ?? 0)
+        }
+        let failures = report.failedOperations.count
+        let ok = report.plan.operations.count - failures
+        if ok > 0 { CoreMetrics.Counter(label: "mra_route_writes_total", dimensions: [("result", "ok")], factory: factory).increment(by: ok) }
+        for f in report.failedOperations {
+            CoreMetrics.Counter(label: "mra_route_writes_total", dimensions: [("result", f.error.name)], factory: factory).increment()
+        }
+        reconcileResult(failures == 0 ? "ok" : "write_errors")
+        self.duration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        lastSuccess.record(time.timeIntervalSince1970)
+        readFailures.record(0)
+    }
+
+    /// Records a reconcile that could not read its inputs (the kernel was left as it was).
+    public func recordReadFailure(kind: String, consecutive: Int) {
+        reconcileResult(kind)
+        readFailures.record(consecutive)
+    }
+
+    public func recordSelfHeal() { selfHeal.increment() }
+
+    /// Counts one Neutron or Keystone request (also used by the OpenStack module through the global factory).
+    public func recordNeutronRequest(status: String) {
+        CoreMetrics.Counter(label: "mra_neutron_requests_total", dimensions: [("status", status)], factory: factory).increment()
+    }
+
+    private func reconcileResult(_ result: String) {
+        CoreMetrics.Counter(label: "mra_reconciles_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> String { registry.emitToString() }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import Model
+import Netlink
+import Synchronization
+
+/// Watches route and nexthop events on a thread of its own and calls `onChange` when one concerns the
+/// agent's table: an owned route or nexthop deleted or replaced, a route of another protocol added,
+/// or an overflow of the event socket (which means: resync from a full dump).
+public final class KernelEventWatcher: Sendable {
+    private let monitor: RouteEventMonitor
+    private let stopped = Atomic<Bool>(false)
+
+    public init(namespace: String?) throws {
+        monitor = try RouteEventMonitor(namespace: namespace)
+    }
+
+    /// Starts the watching thread.
+    public func start(table: UInt32, proto: UInt8, logger: Logger, onChange: @escaping @Sendable () -> Void) {
+        let monitor = self.monitor
+        let thread = Thread { [self] in
+            while !self.stopped.load(ordering: .relaxed) {
+                let events: [RouteEvent]
+                do {
+                    events = try monitor.next(timeout: .milliseconds(500))
+                } catch {
+                    if !self.stopped.load(ordering: .relaxed) {
+                        logger.error("route event subscription failed; relying on the interval", metadata: ["error": "\(error)"])
+                    }
+                    return
+                }
+                if events.contains(where: { KernelEventWatcher.matters($0, table: table, proto: proto) }) { onChange() }
+            }
+        }
+        thread.name = "mra-route-events"
+        thread.start()
+    }
+
+    /// Whether an event can change what the agent should do.
+    public static func matters(_ event: RouteEvent, table: UInt32, proto: UInt8) -> Bool {
+        switch event {
+        case .overflow: return true
+        case .routeDeleted(let r): return r.table == table && r.proto == proto
+        case .routeAdded(let r): return r.table == table && r.proto != proto && !r.destination.isDefault
+        case .nexthopDeleted(let n): return n.proto == proto
+        case .nexthopAdded(let n): return n.proto != proto  // someone replaced one of ours with theirs
+        }
+    }
+
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+        monitor.close()
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+import Model
+import RoutePlanner
+
+/// What one reconcile did.
+public struct ReconcileReport: Sendable {
+    public var plan: RoutePlan
+    /// Route-level changes that reached the kernel.
+    public var applied: [PlannedChange]
+    /// Route-level changes that failed, with the kernel's reason.
+    public var failed: [FailedChange]
+    /// Kernel writes that failed (including nexthop objects).
+    public var failedOperations: [FailedOperation]
+    /// Whether nexthop objects were used.
+    public var nexthopObjects: Bool
+    /// True when the plan was computed but not applied (`plan`).
+    public var dryRun: Bool
+
+    /// True when every write succeeded: the kernel now matches the plan.
+    public var converged: Bool { failedOperations.isEmpty }
+}
+
+public struct FailedChange: Sendable, Hashable {
+    public var change: PlannedChange
+    public var error: KernelWriteError
+}
+
+public struct FailedOperation: Sendable, Hashable {
+    public var operation: KernelOperation
+    public var error: KernelWriteError
+}
+
+/// A reconcile could not read its inputs; nothing was changed.
+public enum ReconcileError: Error, Sendable, CustomStringConvertible {
+    case neutron(String)
+    case kernel(String)
+    case configuration(String)
+
+    public var description: String {
+        switch self {
+        case .neutron(let m): return "cannot read Neutron: \(m)"
+        case .kernel(let m): return "cannot read the kernel: \(m)"
+        case .configuration(let m): return m
+        }
+    }
+}
+
+/// One reconcile: Neutron snapshot + kernel dump → plan → apply → report. Holds no state between calls
+/// but the resolved nexthop mode.
+public struct Reconciler: Sendable {
+    public let kernel: any RoutingKernel
+    public let settings: Settings
+    public let logger: Logger
+    public let metrics: AgentMetrics?
+    /// Resolved from `settings.nexthopMode` and the kernel's abilities.
+    public let useNexthopObjects: Bool
+    /// Whether the kernel has nexthop objects at all (owned ones are read even in classic mode, to clean them up).
+    let kernelHasNexthops: Bool
+
+    public init(kernel: any RoutingKernel, settings: Settings, logger: Logger, metrics: AgentMetrics? = nil) throws(ReconcileError) {
+        self.kernel = kernel
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+        let supported = kernel.supportsNexthopObjects()
+        kernelHasNexthops = supported
+        switch settings.nexthopMode {
+        case .auto: useNexthopObjects = supported
+        case .classic: useNexthopObjects = false
+        case .objects:
+            guard supported else {
+                throw .configuration("nexthop-mode objects needs kernel nexthop objects (Linux 5.3+), which this kernel lacks; use --nexthop-mode auto or classic")
+            }
+            useNexthopObjects = true
+        }
+    }
+
+    public var policy: Policy { settings.policy(useNexthopObjects: useNexthopObjects) }
+
+    /// The kernel as the planner sees it.
+    public func readKernel() throws(ReconcileError) -> KernelView {
+        do {
+            return try kernel.view(table: settings.table, includeNexthops: kernelHasNexthops)
+        } catch {
+            throw .kernel("\(error)")
+        }
+    }
+
+    /// The plan for `snapshot` against the kernel now; with `apply`, carries it out.
+    public func reconcile(snapshot: CloudSnapshot, apply: Bool) throws(ReconcileError) -> ReconcileReport {
+        let view = try readKernel()
+        let plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        guard apply, !plan.operations.isEmpty else {
+            return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
+                                   nexthopObjects: useNexthopObjects, dryRun: !apply)
+        }
+        let results: [KernelWriteError?]
+        do {
+            results = try kernel.apply(plan.operations)
+        } catch {
+            throw .kernel("\(error)")
+        }
+        return report(plan: plan, view: view, results: results)
+    }
+
+    /// Deletes every route and nexthop the agent owns (the plan for an empty cloud), and nothing else.
+    public func cleanup() throws(ReconcileError) -> ReconcileReport {
+        try reconcile(snapshot: CloudSnapshot(), apply: true)
+    }
+
+    /// Pairs each route-level change with the kernel writes it depends on, so a failed nexthop write
+    /// shows up as a failure of every route that uses it.
+    func report(plan: RoutePlan, view: KernelView, results: [KernelWriteError?]) -> ReconcileReport {
+        var failedOps: [FailedOperation] = []
+        var routeError: [IPPrefix: KernelWriteError] = [:]
+        var nexthopError: [UInt32: KernelWriteError] = [:]
+        var nexthopOf: [IPPrefix: UInt32] = [:]
+        for r in view.routes where r.proto == settings.proto && r.table == settings.table {
+            if let id = r.nexthopID { nexthopOf[r.destination] = id }
+        }
+        for (op, result) in zip(plan.operations, results) {
+            switch op {
+            case .addRoute(let r), .replaceRoute(let r):
+                if case .nexthop(let id) = r.target { nexthopOf[r.destination] = id }
+                if let e = result { routeError[r.destination] = e }
+            case .deleteRoute(let r):
+                if let e = result { routeError[r.destination] = e }
+            case .addNexthop(let n), .replaceNexthop(let n):
+                if let e = result { nexthopError[n.id] = e }
+            case .deleteNexthop(let id):
+                if let e = result { nexthopError[id] = e }
+            }
+            if let e = result { failedOps.append(FailedOperation(operation: op, error: e)) }
+        }
+        var applied: [PlannedChange] = []
+        var failed: [FailedChange] = []
+        for change in plan.changes {
+            let error = routeError[change.destination]
+                ?? nexthopOf[change.destination].flatMap { nexthopError[$0] }
+            if let e = error, change.action != .delete || routeError[change.destination] != nil {
+                failed.append(FailedChange(change: change, error: e))
+            } else {
+                applied.append(change)
+            }
+        }
+        return ReconcileReport(plan: plan, applied: applied, failed: failed, failedOperations: failedOps,
+                               nexthopObjects: useNexthopObjects, dryRun: false)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import Model
+import RoutePlanner
+
+/// The stable JSON document of `plan --format json`: every list sorted, keys sorted.
+public struct PlanDocument: Codable, Sendable, Hashable {
+    public struct Entry: Codable, Sendable, Hashable {
+        public var destination: String
+        public var nextHop: String?
+        public var previousNextHop: String?
+        public var router: String?
+        public var subnet: String?
+        enum CodingKeys: String, CodingKey {
+            case destination, router, subnet
+            case nextHop = "next_hop"
+            case previousNextHop = "previous_next_hop"
+        }
+    }
+    public struct Refused: Codable, Sendable, Hashable {
+        public var destination: String?
+        public var nextHop: String?
+        public var router: String
+        public var subnet: String?
+        public var project: String
+        public var reason: String
+        public var message: String
+        public var lostToSubnet: String?
+        public var lostToRouter: String?
+        enum CodingKeys: String, CodingKey {
+            case destination, router, subnet, project, reason, message
+            case nextHop = "next_hop"
+            case lostToSubnet = "lost_to_subnet"
+            case lostToRouter = "lost_to_router"
+        }
+    }
+    public var table: UInt32
+    public var proto: UInt8
+    public var nexthopObjects: Bool
+    public var desired: Int
+    public var add: [Entry]
+    public var replace: [Entry]
+    public var delete: [Entry]
+    public var refused: [Refused]
+
+    enum CodingKeys: String, CodingKey {
+        case table, desired, add, replace, delete, refused
+        case proto = "protocol"
+        case nexthopObjects = "nexthop_objects"
+    }
+
+    public init(plan: RoutePlan, settings: Settings, nexthopObjects: Bool) {
+        table = settings.table
+        proto = settings.proto
+        self.nexthopObjects = nexthopObjects
+        desired = plan.desired.count
+        func entries(_ a: PlannedChange.Action) -> [Entry] {
+            plan.changes.filter { $0.action == a }.map {
+                // A delete names the next hop being removed.
+                Entry(destination: "\($0.destination)", nextHop: ($0.nextHop ?? ($0.action == .delete ? $0.previousNextHop : nil)).map { "\($0)" },
+                      previousNextHop: $0.previousNextHop.map { "\($0)" }, router: $0.routerID, subnet: $0.subnetID)
+            }
+        }
+        add = entries(.add)
+        replace = entries(.replace)
+        delete = entries(.delete)
+        refused = plan.refused.map {
+            Refused(destination: $0.destination.map { "\($0)" }, nextHop: $0.nextHop.map { "\($0)" }, router: $0.routerID,
+                    subnet: $0.subnetID, project: $0.projectID, reason: $0.reason.rawValue, message: $0.message,
+                    lostToSubnet: $0.lostTo?.subnetID, lostToRouter: $0.lostTo?.routerID)
+        }
+    }
+
+    public func json() -> String { encodeJSONString(self) }
+}
+
+/// One owned route as `routes` shows it.
+public struct OwnedRoute: Codable, Sendable, Hashable {
+    public var destination: String
+    public var nextHop: String?
+    public var nexthopID: UInt32?
+    public var table: UInt32
+    public var proto: UInt8
+    public var metric: UInt32?
+    enum CodingKeys: String, CodingKey {
+        case destination, table, metric
+        case nextHop = "next_hop"
+        case nexthopID = "nexthop_id"
+        case proto = "protocol"
+    }
+
+    /// The owned routes of a kernel view, with nexthop objects resolved to their gateways.
+    public static func list(in view: KernelView, table: UInt32, proto: UInt8) -> [OwnedRoute] {
+        let gateways = Dictionary(view.nexthops.filter { $0.proto == proto }.map { ($0.id, $0.gateway) }, uniquingKeysWith: { a, _ in a })
+        return view.routes.filter { $0.proto == proto && $0.table == table }.sorted().map { r in
+            let gw = r.gateway ?? r.nexthopID.flatMap { gateways[$0] ?? nil }
+            return OwnedRoute(destination: "\(r.destination)", nextHop: gw.map { "\($0)" }, nexthopID: r.nexthopID,
+                              table: r.table, proto: r.proto, metric: r.metric)
+        }
+    }
+}
+
+public func encodeJSONString<T: Encodable>(_ value: T) -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? e.encode(value) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Plain-text renderings for a terminal.
+public enum TextReport {
+    public static func tableName(_ t: UInt32) -> String { t == KernelRoute.mainTable ? "main" : "\(t)" }
+
+    public static func plan(_ doc: PlanDocument) -> String {
+        var out = "Plan for table \(tableName(doc.table)), protocol \(doc.proto), \(doc.nexthopObjects ? "nexthop objects" : "classic via routes"): "
+        out += "\(doc.add.count) to add, \(doc.replace.count) to replace, \(doc.delete.count) to delete, \(doc.refused.count) refused or skipped; \(doc.desired) routes wanted\n"
+        var rows: [[String]] = []
+        for (action, list) in [("add", doc.add), ("replace", doc.replace), ("delete", doc.delete)] {
+            for e in list {
+                var via = e.nextHop.map { "via \($0)" } ?? ""
+                if let old = e.previousNextHop, action == "replace" { via += " (was \(old))" }
+                rows.append([action, e.destination, via, e.router.map { "router \($0)" } ?? "", e.subnet.map { "subnet \($0)" } ?? ""])
+            }
+        }
+        if rows.isEmpty { out += "  nothing to change: the kernel matches Neutron\n" } else { out += columns(rows, indent: "  ") }
+        if !doc.refused.isEmpty {
+            out += "Refused or skipped:\n"
+            for r in doc.refused {
+                let what = r.destination ?? "router \(r.router)"
+                out += "  \(what)  [\(r.reason)]  \(r.message)\n"
+            }
+        }
+        return out
+    }
+
+    public static func routes(_ routes: [OwnedRoute], table: UInt32, proto: UInt8) -> String {
+        if routes.isEmpty { return "No routes owned by protocol \(proto) in table \(tableName(table)).\n" }
+        var rows = [["DESTINATION", "NEXT HOP", "NEXTHOP ID", "TABLE", "PROTO"]]
+        for r in routes {
+            rows.append([r.destination, r.nextHop ?? "-", r.nexthopID.map { "\($0)" } ?? "-", tableName(r.table), "\(r.proto)"])
+        }
+        return columns(rows, indent: "") + "\(routes.count) route\(routes.count == 1 ? "" : "s")\n"
+    }
+
+    static func columns(_ rows: [[String]], indent: String) -> String {
+        guard let n = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: n)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            var line = indent + r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            return line
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

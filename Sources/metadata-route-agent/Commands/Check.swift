@@ -1,0 +1,73 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Model
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate configuration, credentials, Neutron reachability, kernel access and privileges.",
+        discussion: """
+        Each check prints 'ok' or a one-line reason and what to do. Exit 0 when all pass, 1 otherwise.
+
+        Examples:
+          metadata-route-agent check --os-cloud prod
+          sudo -u metadata-route-agent metadata-route-agent check --config /etc/metadata-route-agent/config.yaml
+        """
+    )
+
+    @OptionGroup var options: AgentOptions
+
+    func run() async throws {
+        var failed = 0
+        func report(_ name: String, _ ok: Bool, _ detail: String) {
+            if !ok { failed += 1 }
+            printOut("\(ok ? "ok  " : "FAIL")  \(name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(detail)\n")
+        }
+        let rt = try Runtime(options)
+        report("configuration", true, rt.configFile.map { "read \($0)" } ?? "defaults and flags (no --config)")
+
+        // Neutron: credentials and a full read.
+        var snapshot: CloudSnapshot?
+        do {
+            let source = try Runtime.source(settings: rt.settings, logger: rt.logger)
+            report("credentials", true, source.label)
+            do {
+                let s = try await source.read()
+                snapshot = s
+                report("neutron", true, "read \(s.routers.count) routers, \(s.ports.count) interface ports, \(s.subnets.count) subnets, \(s.networks.count) networks")
+            } catch {
+                report("neutron", false, "\(error)")
+            }
+            await source.close()
+        } catch {
+            report("credentials", false, "see the error above; set --os-cloud/OS_CLOUD with a clouds.yaml, or OS_AUTH_URL and the other OS_* variables")
+        }
+
+        // Kernel: open, read, nexthop support.
+        do {
+            let kernel = try NetlinkKernel(namespace: rt.settings.netns)
+            let reconciler = try Reconciler(kernel: kernel, settings: rt.settings, logger: rt.logger)
+            let view = try reconciler.readKernel()
+            let owned = view.routes.filter { $0.proto == rt.settings.proto }.count
+            report("kernel", true, "table \(TextReport.tableName(rt.settings.table)): \(view.routes.count) routes, \(owned) owned (protocol \(rt.settings.proto)); \(view.connected.count) connected networks; \(reconciler.useNexthopObjects ? "nexthop objects" : "classic via routes")")
+            if let snapshot {
+                let plan = makePlanReport(reconciler: reconciler, snapshot: snapshot, view: view)
+                report("plan", true, plan)
+            }
+        } catch {
+            report("kernel", false, "\(error); run inside the right namespace (--netns) on Linux")
+        }
+        if Privileges.hasNetAdmin() {
+            report("privileges", true, "CAP_NET_ADMIN is effective")
+        } else {
+            report("privileges", false, Privileges.missingNetAdmin)
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    private func makePlanReport(reconciler: Reconciler, snapshot: CloudSnapshot, view: KernelView) -> String {
+        guard let r = try? reconciler.reconcile(snapshot: snapshot, apply: false) else { return "could not plan" }
+        let c = Dictionary(grouping: r.plan.changes, by: \.action).mapValues(\.count)
+        return "\(r.plan.desired.count) routes wanted: \(c[.add] ?? 0) to add, \(c[.replace] ?? 0) to replace, \(c[.delete] ?? 0) to delete, \(r.plan.refused.count) refused (see plan)"
+    }
+}

@@ -1,0 +1,39 @@
+import Agent
+import ArgumentParser
+import Foundation
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what sync would do, and every refused or skipped candidate with its reason. Changes nothing.",
+        discussion: """
+        --format json prints a stable document: add, replace and delete lists (destination, next_hop, router, \
+        subnet) and a refused list (destination, next_hop, router, subnet, project, reason, message). Reading the \
+        kernel needs no privileges.
+
+        Examples:
+          metadata-route-agent plan --os-cloud prod
+          metadata-route-agent plan --snapshot neutron.json --format json | jq '.refused[] | .reason'
+          metadata-route-agent plan --snapshot neutron.json --protected-prefix 10.20.0.0/16
+        """
+    )
+
+    @OptionGroup var options: AgentOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let rt = try Runtime(options)
+        let kernel = try rt.kernel()
+        let reconciler = try rt.reconciler(kernel: kernel)
+        let source = try rt.source()
+        let snapshot = try await rt.read(source)
+        await source.close()
+        let report: ReconcileReport
+        do {
+            report = try reconciler.reconcile(snapshot: snapshot, apply: false)
+        } catch {
+            throw fail("\(error)", code: Exit.readFailed)
+        }
+        let doc = PlanDocument(plan: report.plan, settings: rt.settings, nexthopObjects: reconciler.useNexthopObjects)
+        printOut(output.format == .json ? doc.json() + "\n" : TextReport.plan(doc))
+    }
+}

@@ -1,0 +1,110 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: reconcile at an interval and whenever an owned route disappears.",
+        discussion: """
+        Reconciles every --interval seconds (with ±10% jitter) and at once when the kernel reports that an owned \
+        route or nexthop was removed or changed by someone else. When Neutron or Keystone cannot be read, routes \
+        stay as they are and the read is retried with capped exponential backoff. SIGTERM/SIGINT finish the \
+        current write and exit 0, leaving routes in place (--cleanup-on-exit removes them). SIGHUP reloads the \
+        configuration file.
+
+        --metrics-address serves /metrics (Prometheus), /healthz and /readyz.
+
+        Examples:
+          metadata-route-agent run --os-cloud prod --metrics-address 127.0.0.1:9100
+          metadata-route-agent run --config /etc/metadata-route-agent/config.yaml
+        """
+    )
+
+    @OptionGroup var options: AgentOptions
+
+    @Option(help: ArgumentHelp("Seconds between reconciles (default: 10).", valueName: "s"))
+    var interval: Double?
+
+    @Option(name: .customLong("max-backoff"), help: ArgumentHelp("Longest wait between retries while Neutron is unreachable (default: 300).", valueName: "s"))
+    var maxBackoff: Double?
+
+    @Option(name: .customLong("metrics-address"), help: ArgumentHelp("Serve /metrics, /healthz and /readyz on this address.", valueName: "host:port"))
+    var metricsAddress: String?
+
+    @Flag(name: .customLong("cleanup-on-exit"), inversion: .prefixedNo, help: "Delete the owned routes when stopping.")
+    var cleanupOnExit: Bool?
+
+    func run() async throws {
+        var extra = SettingsOverrides()
+        if let interval { extra["interval"] = .string("\(interval)") }
+        if let maxBackoff { extra["max-backoff"] = .string("\(maxBackoff)") }
+        if let metricsAddress { extra["metrics-address"] = .string(metricsAddress) }
+        if let cleanupOnExit { extra["cleanup-on-exit"] = .flag(cleanupOnExit) }
+        let rt = try Runtime(options, extra: extra)
+        try rt.requireNetAdmin()
+        let logger = rt.logger
+        let metrics = AgentMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
+        let kernel = try rt.kernel()
+        // Fail early on a bad configuration; later reloads keep the old one instead.
+        _ = try rt.reconciler(kernel: kernel, metrics: metrics)
+        let firstSource = try rt.source()
+        let firstUse = FirstUse(firstSource)
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(settings: rt.settings, logger: logger, metrics: metrics, reloadSettings: { try rt.reload() }) { settings in
+                let source = try firstUse.take() ?? Runtime.source(settings: settings, logger: logger)
+                return (source, try Reconciler(kernel: kernel, settings: settings, logger: logger, metrics: metrics))
+            }
+        } catch {
+            throw fail("\(error)", code: Exit.usage)
+        }
+        var server: MetricsServer?
+        if let address = rt.settings.metricsAddress {
+            do {
+                let hp = try HostPort.parse(address)
+                server = try await MetricsServer(host: hp.host, port: hp.port,
+                                                 responder: MetricsServer.agentResponder(metrics: metrics, ready: { daemon.readiness() }))
+                logger.info("serving metrics", metadata: ["address": "\(hp)", "paths": "/metrics,/healthz,/readyz"])
+            } catch {
+                throw fail("cannot serve metrics on \(address): \(error)", code: Exit.usage)
+            }
+        }
+        var watcher: KernelEventWatcher?
+        do {
+            let w = try KernelEventWatcher(namespace: rt.settings.netns)
+            w.start(table: rt.settings.table, proto: rt.settings.proto, logger: logger) { daemon.kernelChanged() }
+            watcher = w
+        } catch {
+            logger.warning("cannot subscribe to route events; self-healing waits for the interval", metadata: ["error": "\(error)"])
+        }
+        logger.notice("started", metadata: [
+            "source": "\(firstSource.label)", "table": "\(rt.settings.table)", "protocol": "\(rt.settings.proto)",
+            "interval": "\(rt.settings.interval)s",
+        ])
+        let hup = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { daemon.reload() }
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "service-group", factory: { _ in SwiftLogNoOpLogHandler() })
+        ))
+        try await group.run()
+        hup.cancel()
+        watcher?.stop()
+        await server?.close()
+    }
+}
+
+/// Hands the already-built first source to the daemon's first wiring call, and nothing afterwards.
+final class FirstUse: Sendable {
+    private let slot: Synchronization.Mutex<(any SnapshotSource)?>
+    init(_ source: any SnapshotSource) { slot = .init(source) }
+    func take() -> (any SnapshotSource)? { slot.withLock { s in defer { s = nil }; return s } }
+}

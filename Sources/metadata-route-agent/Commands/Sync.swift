@@ -1,0 +1,75 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Logging
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile once: read Neutron and the kernel, apply the plan, exit.",
+        discussion: """
+        Exit 0 when the kernel matches the plan (refused tenant prefixes are policy, not failure); 1 when some \
+        route writes failed (each is named on stderr); 2 when Neutron, Keystone or the kernel could not be read, \
+        in which case nothing was changed; 64 for a usage or configuration error.
+
+        Examples:
+          metadata-route-agent sync --os-cloud prod
+          metadata-route-agent sync --snapshot neutron.json --table 200
+          metadata-route-agent sync --os-cloud prod --write-snapshot /tmp/neutron.json
+        """
+    )
+
+    @OptionGroup var options: AgentOptions
+
+    @Option(name: .customLong("write-snapshot"), help: ArgumentHelp("Also save what was read from Neutron to this JSON file (usable with --snapshot).", valueName: "file"))
+    var writeSnapshot: String?
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let rt = try Runtime(options)
+        try rt.requireNetAdmin()
+        let kernel = try rt.kernel()
+        let reconciler = try rt.reconciler(kernel: kernel)
+        let source = try rt.source()
+        let snapshot = try await rt.read(source)
+        let api = (source as? NeutronAPISource)?.client.statistics
+        await source.close()
+        if let path = writeSnapshot {
+            do {
+                try snapshot.jsonData().write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw fail("cannot write snapshot \(path): \(error.localizedDescription)", code: Exit.usage)
+            }
+        }
+        let report: ReconcileReport
+        do {
+            report = try reconciler.reconcile(snapshot: snapshot, apply: true)
+        } catch {
+            throw fail("\(error); nothing was changed", code: Exit.readFailed)
+        }
+        logReport(report, logger: rt.logger, trigger: "sync")
+        for r in report.plan.refused { logRefusal(r, logger: rt.logger) }
+        let nl = kernel.statistics
+        var stats: Logger.Metadata = [
+            "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+            "kernel_writes": "\(report.plan.operations.count)",
+            "netlink_messages_sent": "\(nl.messagesSent)", "netlink_messages_received": "\(nl.messagesReceived)",
+            "netlink_bytes_received": "\(nl.bytesReceived)",
+        ]
+        if let api {
+            stats["neutron_requests"] = "\(api.requests)"
+            stats["keystone_requests"] = "\(api.keystoneRequests)"
+            stats["neutron_bytes_read"] = "\(api.bytesRead)"
+        }
+        rt.logger.info("sync finished", metadata: stats)
+        let counts = Dictionary(grouping: report.applied, by: \.action).mapValues(\.count)
+        var line = "sync: \(counts[.add] ?? 0) added, \(counts[.replace] ?? 0) replaced, \(counts[.delete] ?? 0) deleted, "
+        line += "\(report.plan.refused.count) refused or skipped, \(report.plan.desired.count) routes wanted"
+        if report.converged {
+            printOut(line + "; the kernel matches the plan\n")
+        } else {
+            printOut(line + "; \(report.failedOperations.count) kernel writes FAILED:\n")
+            for f in report.failedOperations { printOut("  \(f.error)\n") }
+            throw ExitCode(Exit.writeFailed)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-print("metadata-route-agent")

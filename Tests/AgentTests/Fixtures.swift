@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Model
+import Synchronization
+@testable import Agent
+
+/// A small cloud: router-a (gateway 203.0.113.10, 2001:db8:100::10) with 10.0.0.0/24 and fd00:10::/64,
+/// router-b (gateway 203.0.113.11) with 10.1.0.0/24, on external network `public`.
+func sampleCloud() -> CloudSnapshot {
+    let ext = Network(id: "ext-net", name: "public", isExternal: true)
+    let subnets = [
+        Subnet(id: "ext-v4", networkID: "ext-net", cidr: IPPrefix("203.0.113.0/24")!, createdAt: "2026-01-01T00:00:00Z"),
+        Subnet(id: "ext-v6", networkID: "ext-net", cidr: IPPrefix("2001:db8:100::/64")!, createdAt: "2026-01-01T00:00:00Z"),
+        Subnet(id: "sub-a", networkID: "net-a", cidr: IPPrefix("10.0.0.0/24")!, projectID: "proj-a", createdAt: "2026-01-02T00:00:00Z"),
+        Subnet(id: "sub-a6", networkID: "net-a", cidr: IPPrefix("fd00:10::/64")!, projectID: "proj-a", createdAt: "2026-01-02T00:00:01Z"),
+        Subnet(id: "sub-b", networkID: "net-b", cidr: IPPrefix("10.1.0.0/24")!, projectID: "proj-b", createdAt: "2026-01-03T00:00:00Z"),
+    ]
+    let routers = [
+        Router(id: "router-a", name: "ra", projectID: "proj-a", gateways: [ExternalGateway(networkID: "ext-net", fixedIPs: [
+            FixedIP(subnetID: "ext-v4", ipAddress: IPAddress("203.0.113.10")!),
+            FixedIP(subnetID: "ext-v6", ipAddress: IPAddress("2001:db8:100::10")!),
+        ])]),
+        Router(id: "router-b", name: "rb", projectID: "proj-b", gateways: [ExternalGateway(networkID: "ext-net", fixedIPs: [
+            FixedIP(subnetID: "ext-v4", ipAddress: IPAddress("203.0.113.11")!),
+        ])]),
+    ]
+    let ports = [
+        RouterPort(id: "p1", deviceID: "router-a", fixedIPs: [FixedIP(subnetID: "sub-a", ipAddress: IPAddress("10.0.0.1")!)]),
+        RouterPort(id: "p2", deviceID: "router-a", fixedIPs: [FixedIP(subnetID: "sub-a6", ipAddress: IPAddress("fd00:10::1")!)]),
+        RouterPort(id: "p3", deviceID: "router-b", fixedIPs: [FixedIP(subnetID: "sub-b", ipAddress: IPAddress("10.1.0.1")!)]),
+    ]
+    return CloudSnapshot(routers: routers, ports: ports, subnets: subnets, networks: [ext])
+}
+
+/// A host on the external network: eth0 with 203.0.113.2/24 and 2001:db8:100::2/64, a default route
+/// and an operator's static route.
+func hostKernel(nexthopSupport: Bool = true) -> InMemoryKernel {
+    InMemoryKernel(KernelView(
+        routes: [
+            KernelRoute(destination: IPPrefix("0.0.0.0/0")!, proto: 3, gateway: IPAddress("203.0.113.1")),
+            KernelRoute(destination: IPPrefix("203.0.113.0/24")!, proto: 2, outputInterface: 2),
+            KernelRoute(destination: IPPrefix("198.51.100.0/24")!, proto: 4, gateway: IPAddress("203.0.113.1")),
+        ],
+        connected: [
+            ConnectedNetwork(prefix: IPPrefix("203.0.113.0/24")!, address: IPAddress("203.0.113.2")!, interfaceIndex: 2, interfaceName: "eth0"),
+            ConnectedNetwork(prefix: IPPrefix("2001:db8:100::/64")!, address: IPAddress("2001:db8:100::2")!, interfaceIndex: 2, interfaceName: "eth0"),
+            ConnectedNetwork(prefix: IPPrefix("127.0.0.0/8")!, address: IPAddress("127.0.0.1")!, interfaceIndex: 1, interfaceName: "lo"),
+        ]), nexthopSupport: nexthopSupport)
+}
+
+/// Owned routes of a kernel view as "dst via gateway" strings, nexthop objects resolved.
+func ownedRoutes(_ kernel: InMemoryKernel, proto: UInt8 = 200) -> [String] {
+    OwnedRoute.list(in: kernel.current, table: 254, proto: proto).map { "\($0.destination) via \($0.nextHop ?? "?")" }
+}
+
+/// A Neutron stand-in whose answers a test scripts: a snapshot, or an error.
+final class ScriptedSource: SnapshotSource {
+    private let state: Mutex<(snapshot: CloudSnapshot, failure: String?, reads: Int)>
+    var label: String { "scripted" }
+
+    init(_ snapshot: CloudSnapshot) { state = Mutex((snapshot, nil, 0)) }
+
+    func set(_ snapshot: CloudSnapshot) { state.withLock { $0.snapshot = snapshot } }
+    func fail(_ message: String?) { state.withLock { $0.failure = message } }
+    var reads: Int { state.withLock { $0.reads } }
+
+    func read() async throws -> CloudSnapshot {
+        try state.withLock { s in
+            s.reads += 1
+            if let f = s.failure { throw SourceError(f) }
+            return s.snapshot
+        }
+    }
+}
+
+/// Captures log lines for assertions.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    func contains(_ s: String) -> Bool { all.contains { $0.contains(s) } }
+
+    func logger() -> Logger {
+        Logger(label: "test") { _ in LineLogHandler(label: "test", format: .logfmt, level: .debug) { line in self.lines.withLock { $0.append(line) } } }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}

@@ -1,0 +1,172 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import Model
+import RoutePlanner
+import Testing
+@testable import Agent
+
+@Suite struct SettingsTests {
+    func writeConfig(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mra-config-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func theConfigFileSetsEveryKindOfValueAndFlagsWin() throws {
+        let path = try writeConfig("""
+        table: 200
+        protocol: 201
+        allowed-prefix: [10.0.0.0/8, fd00::/8]
+        external-network: public
+        require-snat-disabled: true
+        interval: 15
+        metrics-address: "[::1]:9100"
+        """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var flags = SettingsOverrides()
+        flags["table"] = .string("300")
+        let s = try Settings.load(configFile: path, overrides: flags)
+        #expect(s.table == 300)
+        #expect(s.proto == 201)
+        #expect(s.allowedPrefixes == [IPPrefix("10.0.0.0/8")!, IPPrefix("fd00::/8")!])
+        #expect(s.externalNetworks == ["public"])
+        #expect(s.requireSNATDisabled)
+        #expect(s.interval == 15)
+        #expect(try HostPort.parse(s.metricsAddress!) == HostPort(host: "::1", port: 9100))
+    }
+
+    @Test func anUnknownKeyIsAnErrorThatNamesIt() throws {
+        let path = try writeConfig("tabel: 200\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".contains("unknown key 'tabel'")
+        }
+    }
+
+    @Test(arguments: [
+        ("protocol", "2", "reserved"), ("table", "255", "reserved"), ("allowed-prefix", "10.0.0.5/8", "host bits"),
+        ("interval", "0", "interval"), ("metrics-address", "localhost", "HOST:PORT"), ("nexthop-mode", "fast", "auto, objects, classic"),
+        ("protocol", "300", "not a number"),
+    ])
+    func badValuesAreOneLineErrorsThatSayWhatToDo(key: String, value: String, expected: String) {
+        var flags = SettingsOverrides()
+        flags[key] = .string(value)
+        #expect { try Settings.load(configFile: nil, overrides: flags) } throws: { error in
+            "\(error)".contains(expected) && !"\(error)".contains("\n")
+        }
+    }
+
+    @Test func policyCarriesTheSettings() {
+        var s = Settings()
+        s.protectedPrefixes = [IPPrefix("10.20.0.0/16")!]
+        s.minPrefixLengthV4 = 20
+        let p = s.policy(useNexthopObjects: false)
+        #expect(p.protectedPrefixes == s.protectedPrefixes)
+        #expect(p.minPrefixLengthV4 == 20)
+        #expect(!p.useNexthopObjects)
+        #expect(p.allowedPrefixes == Policy().allowedPrefixes)
+    }
+}
+
+@Suite struct LogFormatTests {
+    @Test func logfmtQuotesValuesThatNeedIt() {
+        let line = LineLogHandler.render(date: Date(timeIntervalSince1970: 0), level: .info, message: "route added",
+                                         fields: ["dst": "10.0.0.0/24", "detail": "a \"quoted\" word"], format: .logfmt)
+        #expect(line.hasSuffix(#"level=info msg="route added" detail="a \"quoted\" word" dst=10.0.0.0/24"#))
+    }
+
+    @Test func jsonLinesAreValidJSON() throws {
+        let line = LineLogHandler.render(date: Date(), level: .warning, message: "x\ny", fields: ["k": "v\u{1}"], format: .json)
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(obj["msg"] == "x\ny")
+        #expect(obj["k"] == "v\u{1}")
+        #expect(obj["level"] == "warning")
+    }
+}
+
+@Suite struct ReportTests {
+    @Test func thePlanDocumentIsStableAndNamesEveryField() throws {
+        let kernel = hostKernel()
+        var cloud = sampleCloud()
+        cloud.subnets.append(Subnet(id: "evil", networkID: "net-b", cidr: IPPrefix("0.0.0.0/1")!, projectID: "proj-b", createdAt: "2026-02-01T00:00:00Z"))
+        cloud.ports.append(RouterPort(id: "p9", deviceID: "router-b", fixedIPs: [FixedIP(subnetID: "evil", ipAddress: IPAddress("0.0.0.1")!)]))
+        let r = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger())
+        let doc = PlanDocument(plan: try r.reconcile(snapshot: cloud, apply: false).plan, settings: Settings(), nexthopObjects: true)
+        var shuffled = cloud
+        shuffled.ports.reverse()
+        shuffled.subnets.reverse()
+        let doc2 = PlanDocument(plan: try r.reconcile(snapshot: shuffled, apply: false).plan, settings: Settings(), nexthopObjects: true)
+        #expect(doc.json() == doc2.json())
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(doc.json().utf8)) as? [String: Any])
+        let add = try #require(obj["add"] as? [[String: Any]])
+        #expect(add.count == 3)
+        #expect(add.contains { $0["destination"] as? String == "10.0.0.0/24" && $0["next_hop"] as? String == "203.0.113.10" && $0["router"] as? String == "router-a" && $0["subnet"] as? String == "sub-a" })
+        let refused = try #require(obj["refused"] as? [[String: Any]])
+        #expect(refused.contains { $0["destination"] as? String == "0.0.0.0/1" && ($0["reason"] as? String)?.isEmpty == false })
+    }
+
+    @Test func routesResolveNexthopObjectsToGateways() throws {
+        let kernel = hostKernel()
+        _ = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger()).reconcile(snapshot: sampleCloud(), apply: true)
+        let list = OwnedRoute.list(in: kernel.current, table: 254, proto: 200)
+        #expect(list.map(\.destination) == ["10.0.0.0/24", "10.1.0.0/24", "fd00:10::/64"])
+        #expect(list.allSatisfy { $0.nexthopID != nil && $0.nextHop != nil })
+        let text = TextReport.routes(list, table: 254, proto: 200)
+        #expect(text.contains("10.0.0.0/24") && text.contains("203.0.113.10") && text.hasSuffix("3 routes\n"))
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func theEndpointServesMetricsHealthAndReadiness() async throws {
+        let metrics = AgentMetrics()
+        let kernel = hostKernel()
+        let r = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger(), metrics: metrics)
+        let report = try r.reconcile(snapshot: sampleCloud(), apply: true)
+        metrics.recordReconcile(report, installedRoutes: 3, duration: .milliseconds(12), at: Date(timeIntervalSince1970: 1_700_000_000))
+        let server = try await MetricsServer(host: "127.0.0.1", port: 0,
+                                             responder: MetricsServer.agentResponder(metrics: metrics, ready: { (false, "not ready: test") }))
+        defer { Task { await server.close() } }
+        func get(_ path: String) async throws -> (Int, String) {
+            let url = URL(string: "http://127.0.0.1:\(server.boundPort)\(path)")!
+            let (data, response) = try await URLSession.shared.data(from: url)
+            return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        }
+        let (status, body) = try await get("/metrics")
+        #expect(status == 200)
+        // Parse the exposition: every sample line is "name{labels} value".
+        var samples: [String: Double] = [:]
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let v = Double(parts[1]) { samples[String(parts[0])] = v }
+        }
+        #expect(samples["mra_routes_desired"] == 3)
+        #expect(samples["mra_routes_installed"] == 3)
+        #expect(samples[#"mra_route_writes_total{result="ok"}"#] == Double(report.plan.operations.count))
+        #expect(samples["mra_last_successful_sync_timestamp_seconds"] == 1_700_000_000)
+        #expect(samples[#"mra_reconcile_duration_seconds_count"#] == 1)
+        #expect(try await get("/healthz").0 == 200)
+        #expect(try await get("/readyz").0 == 503)
+        #expect(try await get("/nope").0 == 404)
+    }
+}
+
+@Suite struct EventFilterTests {
+    @Test func onlyEventsThatCanChangeThePlanWakeTheLoop() {
+        let dst = IPPrefix("10.0.0.0/24")!
+        #expect(KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, proto: 200)), table: 254, proto: 200))
+        #expect(!KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 200)), table: 254, proto: 200))
+        #expect(KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 4)), table: 254, proto: 200))
+        #expect(!KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, table: 100, proto: 200)), table: 254, proto: 200))
+        #expect(KernelEventWatcher.matters(.overflow, table: 254, proto: 200))
+        #expect(KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 1, gateway: nil, outputInterface: 0, proto: 200)), table: 254, proto: 200))
+    }
+
+    @Test func privilegesAreReadFromTheEffectiveSet() {
+        #expect(Privileges.hasNetAdmin(status: "Name:\tx\nCapEff:\t0000000000001000\n"))
+        #expect(!Privileges.hasNetAdmin(status: "CapEff:\t0000000000000000\n"))
+        #expect(Privileges.hasNetAdmin(status: "CapEff:\t000001ffffffffff\n"))
+    }
+}
