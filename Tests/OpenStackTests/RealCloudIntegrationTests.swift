@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Model
 import OpenStack
@@ -69,6 +72,35 @@ struct OpenStackLab: Sendable {
             "OS_REGION_NAME": try value("OS_REGION_NAME"),
             "OS_INTERFACE": "public",
         ]
+    }
+
+    /// A Keystone REST call as the lab's admin (password token), for what the test changes in Keystone.
+    /// Returns the HTTP status.
+    func keystoneAdmin(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Int {
+        let base = try value("MRA_LAB_KEYSTONE_URL")
+        let auth: [String: Any] = ["auth": [
+            "identity": ["methods": ["password"], "password": ["user": [
+                "name": try value("OS_USERNAME"), "password": try value("OS_PASSWORD"),
+                "domain": ["name": try value("OS_USER_DOMAIN_NAME")]]]],
+            "scope": ["project": ["name": try value("OS_PROJECT_NAME"),
+                                  "domain": ["name": try value("OS_PROJECT_DOMAIN_NAME")]]],
+        ]]
+        var tokenRequest = URLRequest(url: try #require(URL(string: base + "/v3/auth/tokens")))
+        tokenRequest.httpMethod = "POST"
+        tokenRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        tokenRequest.httpBody = try JSONSerialization.data(withJSONObject: auth)
+        let (_, tokenResponse) = try await URLSession.shared.data(for: tokenRequest)
+        let token = try #require((tokenResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Subject-Token"))
+
+        var request = URLRequest(url: try #require(URL(string: base + path)))
+        request.httpMethod = method
+        request.setValue(token, forHTTPHeaderField: "X-Auth-Token")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (_, response) = try await URLSession.shared.data(for: request)
+        return try #require(response as? HTTPURLResponse).statusCode
     }
 
     /// Pages one list request needs for `count` items when the server pages at `pageLimit` and the
@@ -320,6 +352,43 @@ struct RealCloudIntegrationTests {
             Issue.record("expected an authentication error, got: \(error)")
         }
         #expect(client.statistics.requests == 0, "no Neutron request without a token")
+    }
+
+    @Test func revokedTokenIsReplacedOnceWhenNeutronAnswers401() async throws {
+        let lab = try OpenStackLab.load()
+        var environment = lab.passwordEnvironment
+        environment["OS_USERNAME"] = try lab.value("MRA_LAB_AGENT_USERNAME")
+        environment["OS_PASSWORD"] = try lab.value("MRA_LAB_AGENT_PASSWORD")
+        let config = try CloudConfig.resolve(cloud: nil, environment: environment, searchPaths: [])
+        let options = ClientOptions()
+        let client = try NeutronClient(config: config, options: options, logger: logger)
+        let user = "/v3/users/\(try lab.value("MRA_LAB_AGENT_USER_ID"))"
+        do {
+            let first = try await client.readSnapshot()
+            // Disabling a user makes Keystone revoke all its tokens; enabled again, it may log in anew.
+            #expect(try await lab.keystoneAdmin("PATCH", user, body: ["user": ["enabled": false]]) == 200)
+            #expect(try await lab.keystoneAdmin("PATCH", user, body: ["user": ["enabled": true]]) == 200)
+            // Neutron caches validated tokens for 3 s (lab setting); Keystone compares issue and
+            // revocation times to the second.
+            try await Task.sleep(for: .seconds(4))
+            let second = try await client.readSnapshot()
+            #expect(second == first)
+            let statistics = client.statistics
+            let perRead = expectedRequests(first, lab, options: options)
+            #expect(statistics.reauths == 1, "one re-authentication after the 401")
+            #expect(statistics.tokensIssued == 2)
+            #expect(statistics.keystoneRequests == 2)
+            // The four lists may be in flight together: each of them may meet the 401 (at most one
+            // per list), all share the one new token, and each refused request is sent again once.
+            let refused = statistics.requestsByStatus["401"] ?? 0
+            #expect((1...4).contains(refused), "requests refused with 401: \(refused)")
+            #expect(statistics.requests == 2 * perRead + refused, "every refused request is sent again, once")
+        } catch {
+            _ = try? await lab.keystoneAdmin("PATCH", user, body: ["user": ["enabled": true]])
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 
     private func write(_ text: String, to url: URL) throws {

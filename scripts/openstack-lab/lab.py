@@ -260,6 +260,9 @@ def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini)
         project_name = service
         project_domain_name = {DOMAIN}
         region_name = {REGION}
+        # cache validated tokens for 3 s only (default 300), so that a revoked token is refused
+        # soon: the integration test revokes one to see the client re-authenticate
+        token_cache_time = 3
 
         [ml2]
         type_drivers = flat,vlan
@@ -435,6 +438,15 @@ def _start(run_dir, page_limit, procs, t0):
             raise LabError(f"keystone has no role {role!r} after bootstrap")
         ks.put(f"/v3/projects/{projects['service']}/users/{neutron_user}/roles/{role_id}")
 
+    # a separate agent user (admin + member on project admin) whose tokens a test may revoke by
+    # disabling and re-enabling it
+    agent_password = secrets.token_urlsafe(18)
+    agent_user = ks.post("/v3/users", {"user": {
+        "name": "mra-agent", "domain_id": default_domain_id, "password": agent_password}})["user"]["id"]
+    member_role = ks.find_id("roles", "member")
+    for role_id in (ks.find_id("roles", "admin"), member_role):
+        ks.put(f"/v3/projects/{admin_project_id}/users/{agent_user}/roles/{role_id}")
+
     # application credential for the admin user (scoped to project admin)
     appcred = ks.post(f"/v3/users/{admin_user_id}/application_credentials", {
         "application_credential": {"name": f"mra-lab-{os.getpid()}",
@@ -483,6 +495,10 @@ def _start(run_dir, page_limit, procs, t0):
         env_line("MRA_LAB_APPCRED_ID", appcred["id"]),
         env_line("MRA_LAB_APPCRED_SECRET", appcred["secret"]),
         env_line("MRA_LAB_APPCRED_NAME", appcred["name"]),
+        env_line("MRA_LAB_AGENT_USERNAME", "mra-agent"),
+        env_line("MRA_LAB_AGENT_PASSWORD", agent_password),
+        env_line("MRA_LAB_AGENT_USER_ID", agent_user),
+        env_line("MRA_LAB_ADMIN_PROJECT_ID", admin_project_id),
         env_line("MRA_LAB_KEYSTONE_URL", keystone_url),
         env_line("MRA_LAB_NEUTRON_URL", neutron_url),
         env_line("MRA_LAB_KEYSTONE_PID", kproc.pid),

@@ -51,12 +51,20 @@ pick_python() {
             echo "$p"; return
         fi
     done
-    log "no python >= 3.10 with venv found"; exit 1
+    return 1
 }
 
 mkdir -p "$LAB_DIR"
 if [[ ! -x "$VENV/bin/python" ]]; then
-    py=$(pick_python)
+    if ! py=$(pick_python); then
+        if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            log "no python >= 3.10 with venv: installing Debian's python3-venv"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev >/dev/null
+        fi
+        py=$(pick_python) || { log "no python >= 3.10 with venv found"; exit 1; }
+    fi
     log "creating venv $VENV with $($py --version 2>&1)"
     "$py" -m venv "$VENV"
 fi
