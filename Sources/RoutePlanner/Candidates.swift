@@ -204,10 +204,14 @@ struct Inputs {
 /// Identical prefix and next hop twice is one route (the earliest provenance).
 func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refused: [Refusal]) {
     var accepted: [Candidate] = []
-    var index = PrefixIndex<Int>()
     var refused: [Refusal] = []
-    for c in candidates.sorted(by: Candidate.earlier) {
-        let hits = index.overlapping(c.subnet.cidr).map { accepted[$0.1] }
+    // Every candidate is indexed once, sorted once; only those already accepted count as hits.
+    // (Inserting into the sorted index one by one was quadratic when subnets are not created in address order.)
+    let ordered = candidates.sorted(by: Candidate.earlier)
+    let index = PrefixIndex(ordered.enumerated().map { ($0.element.subnet.cidr, $0.offset) })
+    var isAccepted = [Bool](repeating: false, count: ordered.count)
+    for (position, c) in ordered.enumerated() {
+        let hits = index.overlapping(c.subnet.cidr).filter { isAccepted[$0.1] }.map { ordered[$0.1] }
         if let winner = hits.filter({ $0.nextHop != c.nextHop }).min(by: Candidate.earlier) {
             let w = winner.subnet
             refused.append(Refusal(
@@ -218,7 +222,7 @@ func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refu
             continue
         }
         if hits.contains(where: { $0.subnet.cidr == c.subnet.cidr && $0.nextHop == c.nextHop }) { continue }
-        index.insert(c.subnet.cidr, accepted.count)
+        isAccepted[position] = true
         accepted.append(c)
     }
     return (accepted, refused)

@@ -6,19 +6,12 @@ struct PrefixIndex<Value> {
     private var exact: [IPPrefix: [Value]] = [:]
     private var sorted: [IPPrefix] = []
 
-    init() {}
-
     init(_ items: some Sequence<(IPPrefix, Value)>) {
         for (p, v) in items { exact[p, default: []].append(v) }
         sorted = exact.keys.sorted()
     }
 
     var isEmpty: Bool { sorted.isEmpty }
-
-    mutating func insert(_ prefix: IPPrefix, _ value: Value) {
-        if exact[prefix] == nil { sorted.insert(prefix, at: lowerBound(prefix)) }
-        exact[prefix, default: []].append(value)
-    }
 
     /// Every stored (prefix, value) whose prefix equals, contains or lies inside `prefix`.
     func overlapping(_ prefix: IPPrefix) -> [(IPPrefix, Value)] {
