@@ -1,1 +1,0 @@
-// OpenStack: implementation arrives in its own files.

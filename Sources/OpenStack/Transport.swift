@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Which API a request goes to (for metrics, logs and error text).
+enum Service: String, Sendable {
+    case neutron = "Neutron"
+    case keystone = "Keystone"
+
+    var counterLabel: String {
+        switch self {
+        case .neutron: return "mra_neutron_requests_total"
+        case .keystone: return "mra_keystone_requests_total"
+        }
+    }
+}
+
+/// A complete HTTP answer.
+struct Exchange: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+    var attempts: Int
+}
+
+struct RequestTimedOut: Error, CustomStringConvertible {
+    var after: Duration
+    var description: String { "no complete response within \(after)" }
+}
+
+/// One `HTTPClient` (keep-alive pool) plus timeouts, retries with backoff, metrics, logs and statistics.
+final class Transport: Sendable {
+    let client: HTTPClient
+    let options: ClientOptions
+    let logger: Logger
+    let stats = NIOLockedValueBox(ClientStatistics())
+
+    init(config: CloudConfig, options: ClientOptions, logger: Logger) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if config.insecure {
+            tls.certificateVerification = .none
+        } else if let ca = config.cacert {
+            tls.trustRoots = .file(ca)
+        }
+        var conf = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,   // never carry a token to wherever a redirect points
+            timeout: .init(connect: Self.timeAmount(options.connectTimeout), read: Self.timeAmount(options.requestTimeout)),
+            decompression: .disabled
+        )
+        conf.connectionPool = .init(idleTimeout: .seconds(60))
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: conf)
+        self.options = options
+        self.logger = logger
+    }
+
+    static func timeAmount(_ d: Duration) -> TimeAmount {
+        let (s, atto) = d.components
+        return .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+    }
+
+    /// Sends a request, retrying connection errors, timeouts, 5xx and 429 with backoff.
+    ///
+    /// Returns the last answer, whatever its status (the caller decides what a status means);
+    /// throws `OpenStackError.transport` when no answer came after all attempts.
+    func send(_ service: Service, method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]? = nil,
+              logPath: String) async throws -> Exchange {
+        var attempt = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            let start = ContinuousClock.now
+            do {
+                let (status, respHeaders, respBody) = try await once(method: method, url: url, headers: headers, body: body)
+                let elapsed = ContinuousClock.now - start
+                record(service, status: String(status), bytes: respBody.readableBytes)
+                logger.debug("\(service.rawValue) request", metadata: [
+                    "method": "\(method.rawValue)", "path": "\(logPath)", "status": "\(status)",
+                    "duration_ms": "\(Self.milliseconds(elapsed))", "attempt": "\(attempt)", "bytes": "\(respBody.readableBytes)",
+                ])
+                if status >= 500 || status == 429, attempt <= options.maxRetries {
+                    let retryAfter = (status == 429 || status == 503) ? Self.retryAfter(respHeaders) : nil
+                    let delay = retryAfter.map { min($0, options.retryAfterCap) } ?? backoff(attempt: attempt)
+                    stats.withLockedValue { $0.retries += 1 }
+                    logger.debug("\(service.rawValue) retry", metadata: ["path": "\(logPath)", "status": "\(status)", "delay_ms": "\(Self.milliseconds(delay))"])
+                    try await Task.sleep(for: delay)
+                    continue
+                }
+                return Exchange(status: status, headers: respHeaders, body: respBody, attempts: attempt)
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                let elapsed = ContinuousClock.now - start
+                record(service, status: "error", bytes: 0)
+                let detail = Self.describe(error)
+                logger.debug("\(service.rawValue) request failed", metadata: [
+                    "method": "\(method.rawValue)", "path": "\(logPath)", "error": "\(detail)",
+                    "duration_ms": "\(Self.milliseconds(elapsed))", "attempt": "\(attempt)",
+                ])
+                if Self.isRetryable(error), attempt <= options.maxRetries {
+                    stats.withLockedValue { $0.retries += 1 }
+                    try await Task.sleep(for: backoff(attempt: attempt))
+                    continue
+                }
+                throw OpenStackError.transport(service: service.rawValue, method: method.rawValue, path: logPath, detail: detail, attempts: attempt)
+            }
+        }
+    }
+
+    private func once(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?) async throws -> (Int, HTTPHeaders, ByteBuffer) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers = headers
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let timeout = options.requestTimeout
+        let maxBytes = options.maxResponseBytes
+        let client = self.client
+        let req = request
+        return try await withThrowingTaskGroup(of: (Int, HTTPHeaders, ByteBuffer).self) { group in
+            group.addTask {
+                let response = try await client.execute(req, deadline: .now() + Self.timeAmount(timeout))
+                let collected = try await response.body.collect(upTo: maxBytes)
+                return (Int(response.status.code), response.headers, collected)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw RequestTimedOut(after: timeout)
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw RequestTimedOut(after: timeout) }
+            return first
+        }
+    }
+
+    private func record(_ service: Service, status: String, bytes: Int) {
+        Counter(label: service.counterLabel, dimensions: [("status", status)]).increment()
+        stats.withLockedValue { s in
+            s.bytesRead += bytes
+            switch service {
+            case .neutron:
+                s.requests += 1
+                s.requestsByStatus[status, default: 0] += 1
+            case .keystone:
+                s.keystoneRequests += 1
+            }
+        }
+    }
+
+    /// Full jitter: uniform in [0, min(cap, base·2^(attempt-1))].
+    func backoff(attempt: Int) -> Duration {
+        let base = Double(Self.timeAmount(options.backoffBase).nanoseconds)
+        let cap = Double(Self.timeAmount(options.backoffCap).nanoseconds)
+        let ceiling = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        guard ceiling > 0 else { return .zero }
+        return .nanoseconds(Int64(Double.random(in: 0...ceiling)))
+    }
+
+    /// `Retry-After` in seconds (the HTTP-date form is ignored; backoff is used then).
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let v = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces), let s = Double(v), s >= 0, s.isFinite else {
+            return nil
+        }
+        return .milliseconds(Int64(s * 1000))
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError { return false }
+        if let e = error as? HTTPClientError {
+            let fatal: [HTTPClientError] = [.invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown, .cancelled]
+            return !fatal.contains(where: { $0 == e }) && !String(describing: e).contains("unsupportedScheme")
+        }
+        return true
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
+            return "TLS failed (\(String(describing: error).prefix(160))); check cacert/OS_CACERT or the server certificate"
+        }
+        if let e = error as? HTTPClientError, e == .connectTimeout {
+            return "connect timed out"
+        }
+        if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
+            return "no complete response in time"
+        }
+        return String(String(describing: error).prefix(200))
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}
