@@ -10,6 +10,7 @@
 #include <linux/nexthop.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
+#include <sys/eventfd.h>
 
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12

@@ -1,1 +1,0 @@
-// Netlink: implementation arrives in its own files.
