@@ -1,0 +1,260 @@
+import Model
+
+/// A subnet of a selected router that passed every check before conflict resolution.
+struct Candidate {
+    var subnet: Subnet
+    var routerID: String
+    var projectID: String
+    var nextHop: IPAddress
+    var outputInterface: Int32
+
+    var route: DesiredRoute {
+        DesiredRoute(destination: subnet.cidr, nextHop: nextHop, routerID: routerID, subnetID: subnet.id,
+                     projectID: projectID, outputInterface: outputInterface)
+    }
+
+    /// Creation order: `created_at`, then subnet ID, then router ID, then next hop.
+    static func earlier(_ a: Candidate, _ b: Candidate) -> Bool {
+        if a.subnet.createdAt != b.subnet.createdAt { return a.subnet.createdAt < b.subnet.createdAt }
+        if a.subnet.id != b.subnet.id { return a.subnet.id < b.subnet.id }
+        if a.routerID != b.routerID { return a.routerID < b.routerID }
+        if a.nextHop != b.nextHop { return a.nextHop < b.nextHop }
+        return a.subnet.cidr < b.subnet.cidr
+    }
+}
+
+/// Something a tenant route must not overlap, with words for the refusal message.
+struct Protected {
+    var prefix: IPPrefix
+    var what: String
+}
+
+/// The router's chosen gateway address of one family and the external network it sits on.
+struct ChosenGateway {
+    var address: IPAddress
+    var networkID: String
+}
+
+/// The snapshot and kernel view indexed once, order-independently (duplicates resolved deterministically).
+struct Inputs {
+    let policy: Policy
+    let routers: [Router]                       // unique by ID, sorted by ID
+    let subnets: [String: Subnet]
+    let networks: [String: Network]
+    let interfaceSubnets: [String: [String]]    // router ID → sorted unique subnet IDs of its interface ports
+    let protected: PrefixIndex<Protected>
+    let foreign: PrefixIndex<KernelRoute>
+    let connected: [ConnectedNetwork]           // sorted
+
+    init(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy) {
+        self.policy = policy
+        routers = uniqueByID(snapshot.routers, id: \.id)
+        subnets = Dictionary(uniqueByID(snapshot.subnets, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        networks = Dictionary(uniqueByID(snapshot.networks, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+
+        var ifaces: [String: Set<String>] = [:]
+        for port in snapshot.ports where RouterPort.interfaceOwners.contains(port.deviceOwner) {
+            for ip in port.fixedIPs { ifaces[port.deviceID, default: []].insert(ip.subnetID) }
+        }
+        interfaceSubnets = ifaces.mapValues { $0.sorted() }
+
+        connected = kernel.connected.sorted { a, b in
+            (a.prefix, a.interfaceIndex, a.address, a.interfaceName) < (b.prefix, b.interfaceIndex, b.address, b.interfaceName)
+        }
+
+        var prot: [(IPPrefix, Protected)] = []
+        for c in connected {
+            let name = c.interfaceName.isEmpty ? "interface \(c.interfaceIndex)" : c.interfaceName
+            prot.append((c.prefix, Protected(prefix: c.prefix, what: "a network this host is connected to (\(name))")))
+        }
+        var externalSubnetIDs = Set<String>()
+        for s in subnets.values where networks[s.networkID]?.isExternal == true { externalSubnetIDs.insert(s.id) }
+        for r in snapshot.routers { for g in r.gateways { for ip in g.fixedIPs { externalSubnetIDs.insert(ip.subnetID) } } }
+        for id in externalSubnetIDs {
+            guard let s = subnets[id] else { continue }
+            prot.append((s.cidr, Protected(prefix: s.cidr, what: "subnet \(s.id) of external network \(s.networkID)")))
+        }
+        let special: [(IPPrefix, String)] = [
+            (.loopbackV4, "loopback"), (.loopbackV6, "loopback"),
+            (.linkLocalV4, "link-local"), (.linkLocalV6, "link-local"),
+            (.multicastV4, "multicast"), (.multicastV6, "multicast"),
+            (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
+            (.broadcastV4, "the broadcast address"),
+        ]
+        for (p, w) in special { prot.append((p, Protected(prefix: p, what: w))) }
+        for p in policy.protectedPrefixes { prot.append((p, Protected(prefix: p, what: "a configured protected prefix"))) }
+        protected = PrefixIndex(prot)
+
+        let foreignRoutes = Set(kernel.routes).filter { r in
+            !(r.proto == policy.proto && r.table == policy.table) && !r.destination.isDefault
+        }
+        foreign = PrefixIndex(foreignRoutes.map { ($0.destination, $0) })
+    }
+
+    // MARK: - Router level
+
+    enum RouterVerdict {
+        case refused(Refusal)
+        case selected(gateways: [AddressFamily: ChosenGateway], subnetIDs: [String])
+    }
+
+    func judge(_ router: Router) -> RouterVerdict {
+        func refuse(_ reason: RefusalReason, _ message: String) -> RouterVerdict {
+            .refused(Refusal(reason: reason, routerID: router.id, projectID: router.projectID, message: message))
+        }
+        let r = "Router \(router.id)\(router.name.isEmpty ? "" : " (\(router.name))")"
+        if !policy.projects.isEmpty && !policy.projects.contains(router.projectID) {
+            return refuse(.notSelected, "\(r) belongs to project \(router.projectID.isEmpty ? "(none)" : router.projectID), which is not among the selected projects; add it to the project list if its subnets should be routed.")
+        }
+        if !policy.routerTags.isEmpty && !router.tags.contains(where: policy.routerTags.contains) {
+            return refuse(.notSelected, "\(r) carries none of the selected router tags (\(policy.routerTags.joined(separator: ", "))); tag the router (openstack router set --tag TAG) if its subnets should be routed.")
+        }
+        if !router.adminStateUp {
+            return refuse(.routerDisabled, "\(r) is administratively down and forwards nothing, so routing to it would drop traffic; enable it (openstack router set --enable) if its subnets should be reachable.")
+        }
+        let withAddresses = router.gateways.filter { !$0.fixedIPs.isEmpty }
+        if withAddresses.isEmpty {
+            return refuse(.routerWithoutGateway, "\(r) has no external gateway address, so there is no next hop for its subnets; set an external gateway (openstack router set --external-gateway NETWORK) if they should be reachable from this host.")
+        }
+        let selected = withAddresses.filter(isSelectedNetwork)
+        if selected.isEmpty {
+            let nets = Set(withAddresses.map(\.networkID)).sorted().joined(separator: ", ")
+            return refuse(.notSelected, "\(r) has its gateway on external network \(nets), which is not among the selected external networks; add that network to the selection if this host should route to it.")
+        }
+        if policy.requireSNATDisabled && !selected.allSatisfy({ $0.enableSNAT == false }) {
+            return refuse(.notSelected, "\(r) has SNAT enabled (or not reported) on its gateway while only routers with SNAT disabled are selected; disable SNAT (openstack router set --disable-snat) or turn off the SNAT requirement.")
+        }
+        guard let subnetIDs = interfaceSubnets[router.id], !subnetIDs.isEmpty else {
+            return refuse(.routerWithoutInterfaces, "\(r) has a gateway but no interface ports, so it has no tenant subnets to route; add a subnet to it (openstack router add subnet) if that is unexpected.")
+        }
+        var chosen: [AddressFamily: ChosenGateway] = [:]
+        for g in selected {
+            for ip in g.fixedIPs {
+                let c = ChosenGateway(address: ip.ipAddress, networkID: g.networkID)
+                if let old = chosen[ip.ipAddress.family],
+                   (old.address, old.networkID) <= (c.address, c.networkID) { continue }
+                chosen[ip.ipAddress.family] = c
+            }
+        }
+        return .selected(gateways: chosen, subnetIDs: subnetIDs)
+    }
+
+    func isSelectedNetwork(_ g: ExternalGateway) -> Bool {
+        if policy.externalNetworks.isEmpty { return true }
+        if policy.externalNetworks.contains(g.networkID) { return true }
+        if let name = networks[g.networkID]?.name, !name.isEmpty, policy.externalNetworks.contains(name) { return true }
+        return false
+    }
+
+    // MARK: - Subnet level
+
+    enum SubnetVerdict {
+        case refused(Refusal)
+        case candidate(Candidate)
+    }
+
+    func judge(subnetID: String, of router: Router, gateways: [AddressFamily: ChosenGateway]) -> SubnetVerdict {
+        guard let subnet = subnets[subnetID] else {
+            return .refused(Refusal(reason: .unknownSubnet, routerID: router.id, subnetID: subnetID, projectID: router.projectID,
+                                    message: "Router \(router.id) has an interface on subnet \(subnetID), which Neutron did not list; make sure the agent's credentials can list every subnet (an admin or reader role across projects)."))
+        }
+        let project = subnet.projectID.isEmpty ? router.projectID : subnet.projectID
+        let cidr = subnet.cidr
+        let s = "Subnet \(subnet.id) (\(cidr)) on router \(router.id)"
+        func refuse(_ reason: RefusalReason, _ nextHop: IPAddress?, _ message: String) -> SubnetVerdict {
+            .refused(Refusal(reason: reason, destination: cidr, nextHop: nextHop, routerID: router.id, subnetID: subnet.id,
+                             projectID: project, message: message))
+        }
+        guard let gw = gateways[cidr.family] else {
+            return refuse(.noGatewayForFamily, nil, "\(s) is \(cidr.family), but the router has no \(cidr.family) gateway address on a selected external network; give the router's gateway an \(cidr.family) address if this subnet should be routed.")
+        }
+        let nh = gw.address
+        if policy.addressScopeMode {
+            let mine = networks[subnet.networkID]?.addressScope(cidr.family)
+            let theirs = networks[gw.networkID]?.addressScope(cidr.family)
+            if mine == nil || theirs == nil || mine != theirs {
+                return refuse(.addressScopeMismatch, nh, "\(s) is in \(cidr.family) address scope \(mine ?? "(none)") but external network \(gw.networkID) is in \(theirs ?? "(none)"); only subnets in the external network's address scope are routed — allocate the subnet from a subnet pool of that scope, or turn off address-scope mode.")
+            }
+        }
+        if !policy.allowedPrefixes.contains(where: { $0.contains(cidr) }) {
+            let allowed = policy.allowedPrefixes.filter { $0.family == cidr.family }.map(\.description).joined(separator: ", ")
+            return refuse(.outsideAllowedPrefixes, nh, "\(s) lies outside the allowed prefixes (\(allowed.isEmpty ? "none for \(cidr.family)" : allowed)); add a covering allowed prefix if this range should be routed.")
+        }
+        let minLength = policy.minPrefixLength(cidr.family)
+        if cidr.length < minLength {
+            return refuse(.prefixTooShort, nh, "\(s) is a /\(cidr.length), wider than the minimum /\(minLength) for \(cidr.family); lower the minimum prefix length if such a wide prefix should be routed.")
+        }
+        if let p = protected.overlapping(cidr).map(\.1).min(by: { ($0.prefix, $0.what) < ($1.prefix, $1.what) }) {
+            return refuse(.overlapsProtectedPrefix, nh, "\(s) overlaps \(p.prefix), \(p.what); a route for it would take over traffic this host needs, so renumber the subnet (or, for a configured prefix, remove it from the protected list).")
+        }
+        if let f = foreign.overlapping(cidr).map(\.1).min(by: routeOrder) {
+            return refuse(.overlapsForeignRoute, nh, "\(s) overlaps the route \(f.destination) (protocol \(f.proto), table \(f.table)) that the agent does not own; the agent never takes over foreign routes, so remove that route or renumber the subnet.")
+        }
+        let on = connected.filter { $0.prefix.contains(nh) }
+        guard let link = on.min(by: { ($0.prefix.length, $1.interfaceIndex) > ($1.prefix.length, $0.interfaceIndex) }) else {
+            return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is on no network this host is directly connected to; connect the host to that external network or select another one.")
+        }
+        return .candidate(Candidate(subnet: subnet, routerID: router.id, projectID: project, nextHop: nh,
+                                    outputInterface: link.interfaceIndex))
+    }
+}
+
+/// Resolves overlaps between accepted candidates: the earliest-created subnet keeps its route;
+/// a later one overlapping it with another next hop is refused and names the winner.
+/// Identical prefix and next hop twice is one route (the earliest provenance).
+func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refused: [Refusal]) {
+    var accepted: [Candidate] = []
+    var index = PrefixIndex<Int>()
+    var refused: [Refusal] = []
+    for c in candidates.sorted(by: Candidate.earlier) {
+        let hits = index.overlapping(c.subnet.cidr).map { accepted[$0.1] }
+        if let winner = hits.filter({ $0.nextHop != c.nextHop }).min(by: Candidate.earlier) {
+            let w = winner.subnet
+            refused.append(Refusal(
+                reason: .conflictsWithOtherTenant, destination: c.subnet.cidr, nextHop: c.nextHop, routerID: c.routerID,
+                subnetID: c.subnet.id, projectID: c.projectID,
+                message: "Subnet \(c.subnet.id) (\(c.subnet.cidr)) on router \(c.routerID) overlaps \(w.cidr) of subnet \(w.id) (project \(winner.projectID), router \(winner.routerID)), which was created earlier and keeps its route via \(winner.nextHop); renumber one of the two subnets — the earlier one keeps the route until then.",
+                lostTo: Conflict(subnetID: w.id, routerID: winner.routerID, destination: w.cidr, nextHop: winner.nextHop)))
+            continue
+        }
+        if hits.contains(where: { $0.subnet.cidr == c.subnet.cidr && $0.nextHop == c.nextHop }) { continue }
+        index.insert(c.subnet.cidr, accepted.count)
+        accepted.append(c)
+    }
+    return (accepted, refused)
+}
+
+/// Deduplicates by ID; among entries with the same ID, the one with the smallest description wins
+/// (any fixed choice would do: it only has to ignore the input order). Sorted by ID.
+func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
+    var best: [String: (T, String)] = [:]
+    for item in items {
+        let key = id(item), text = String(describing: item)
+        if let old = best[key], old.1 <= text { continue }
+        best[key] = (item, text)
+    }
+    return best.keys.sorted().map { best[$0]!.0 }
+}
+
+/// A total order on kernel routes for deterministic choices.
+func routeOrder(_ a: KernelRoute, _ b: KernelRoute) -> Bool {
+    if a.destination != b.destination { return a.destination < b.destination }
+    if a.table != b.table { return a.table < b.table }
+    if effectiveMetric(a) != effectiveMetric(b) { return effectiveMetric(a) < effectiveMetric(b) }
+    if a.proto != b.proto { return a.proto < b.proto }
+    if a.type != b.type { return a.type < b.type }
+    if a.nexthopID != b.nexthopID { return lessOptional(a.nexthopID, b.nexthopID) }
+    if a.gateway != b.gateway { return lessOptional(a.gateway, b.gateway) }
+    if a.outputInterface != b.outputInterface { return lessOptional(a.outputInterface, b.outputInterface) }
+    return lessOptional(a.metric, b.metric)
+}
+
+/// The metric the kernel uses for a route: IPv4 defaults to 0, IPv6 to 1024 (`IP6_RT_PRIO_USER`).
+func effectiveMetric(_ r: KernelRoute) -> UInt32 {
+    effectiveMetric(r.metric, r.destination.family)
+}
+
+func effectiveMetric(_ metric: UInt32?, _ family: AddressFamily) -> UInt32 {
+    if let m = metric, m != 0 { return m }
+    return family == .v6 ? 1024 : 0
+}

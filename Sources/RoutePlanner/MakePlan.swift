@@ -1,0 +1,37 @@
+import Model
+
+/// Plans the routes for one reconcile: which tenant subnets get a route via which router gateway,
+/// which are refused and why, and the kernel writes that turn the owned routes into the desired ones.
+///
+/// Pure and deterministic: the same snapshot, kernel view and policy give the same plan, whatever the
+/// order of the input arrays.
+///
+/// ```swift
+/// let plan = makePlan(snapshot: snapshot, kernel: view, policy: Policy())
+/// for r in plan.refused { print(r.reason.rawValue, r.message) }
+/// for op in plan.operations { print(op.summary) }
+/// ```
+public func makePlan(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy) -> RoutePlan {
+    let inputs = Inputs(snapshot: snapshot, kernel: kernel, policy: policy)
+    var refused: [Refusal] = []
+    var candidates: [Candidate] = []
+    for router in inputs.routers {
+        switch inputs.judge(router) {
+        case .refused(let r):
+            refused.append(r)
+        case .selected(let gateways, let subnetIDs):
+            for id in subnetIDs {
+                switch inputs.judge(subnetID: id, of: router, gateways: gateways) {
+                case .refused(let r): refused.append(r)
+                case .candidate(let c): candidates.append(c)
+                }
+            }
+        }
+    }
+    let (accepted, lost) = resolveConflicts(candidates)
+    refused += lost
+    let desired = accepted.map(\.route).sorted()
+    let diff = KernelDiff(desired: desired, kernel: kernel, policy: policy)
+    return RoutePlan(desired: desired, refused: Array(Set(refused)).sorted(), changes: diff.changes,
+                     operations: diff.operations)
+}

@@ -1,0 +1,54 @@
+import Model
+
+/// Prefixes with values, answering "which stored prefixes overlap this one" without a full scan:
+/// ancestors by at most 129 hash lookups, descendants by a binary search in the sorted prefixes.
+struct PrefixIndex<Value> {
+    private var exact: [IPPrefix: [Value]] = [:]
+    private var sorted: [IPPrefix] = []
+
+    init() {}
+
+    init(_ items: some Sequence<(IPPrefix, Value)>) {
+        for (p, v) in items { exact[p, default: []].append(v) }
+        sorted = exact.keys.sorted()
+    }
+
+    var isEmpty: Bool { sorted.isEmpty }
+
+    mutating func insert(_ prefix: IPPrefix, _ value: Value) {
+        if exact[prefix] == nil { sorted.insert(prefix, at: lowerBound(prefix)) }
+        exact[prefix, default: []].append(value)
+    }
+
+    /// Every stored (prefix, value) whose prefix equals, contains or lies inside `prefix`.
+    func overlapping(_ prefix: IPPrefix) -> [(IPPrefix, Value)] {
+        var out: [(IPPrefix, Value)] = []
+        for length in 0...prefix.length {
+            guard let a = IPPrefix(address: prefix.address, length: length), let values = exact[a] else { continue }
+            for v in values { out.append((a, v)) }
+        }
+        var i = lowerBound(prefix)
+        while i < sorted.count, prefix.contains(sorted[i].address) {
+            let p = sorted[i]
+            if p.length > prefix.length, let values = exact[p] {
+                for v in values { out.append((p, v)) }
+            }
+            i += 1
+        }
+        return out
+    }
+
+    private func lowerBound(_ prefix: IPPrefix) -> Int {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < prefix { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+extension AddressFamily {
+    /// `0.0.0.0` or `::`.
+    var unspecifiedAddress: IPAddress { self == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, low: 0) }
+}

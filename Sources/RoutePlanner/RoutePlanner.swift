@@ -1,1 +1,0 @@
-// RoutePlanner: implementation arrives in its own files.
