@@ -115,18 +115,18 @@ public final class ScriptedHTTPServer: Sendable {
         self.log = log
     }
 
-    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`.
-    public static func start(handler: @escaping Handler) async throws -> ScriptedHTTPServer {
+    /// Binds 127.0.0.1 on `port` (0: an ephemeral port) and starts answering with `handler`.
+    public static func start(port: Int = 0, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
         let log = RequestLog()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { child in
+            .bind(host: "127.0.0.1", port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
                 }
             }
-        let port = channel.channel.localAddress?.port ?? 0
+        let boundPort = channel.channel.localAddress?.port ?? 0
         let inner = channel.channel
         let task = Task {
             await withDiscardingTaskGroup { group in
@@ -144,7 +144,7 @@ public final class ScriptedHTTPServer: Sendable {
                 }
             }
         }
-        return ScriptedHTTPServer(port: port, serverChannel: inner, acceptTask: task, log: log)
+        return ScriptedHTTPServer(port: boundPort, serverChannel: inner, acceptTask: task, log: log)
     }
 
     private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
