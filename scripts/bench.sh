@@ -50,4 +50,4 @@ for b in metadata-route-agent neutron-standin; do
     [ -x "$bin/$b" ] || { echo "bench: $bin/$b is missing; run without --no-build" >&2; exit 1; }
 done
 
-exec python3 scripts/bench/run.py --bin "$bin" --sizes "$sizes" --command "scripts/bench.sh${orig:+ $orig}" ${pass[@]+"${pass[@]}"}
+exec python3 -B scripts/bench/run.py --bin "$bin" --sizes "$sizes" --command "scripts/bench.sh${orig:+ $orig}" ${pass[@]+"${pass[@]}"}

@@ -220,8 +220,8 @@ def agent_sync(args, ns, standin, label, workdir, monitor):
     return rec
 
 
-def kernel_batches(args, ns, n, workdir):
-    """`ip -batch` for the agent's routes, with nexthop objects and with classic via routes."""
+def dump_owned(ns, n, workdir):
+    """The agent's routes and nexthops as `ip -j` shows them (taken right after the full sync)."""
     files = {}
     for fam in ("4", "6"):
         files[fam] = os.path.join(workdir, f"routes{fam}-{n}.json")
@@ -230,8 +230,13 @@ def kernel_batches(args, ns, n, workdir):
     nh = os.path.join(workdir, f"nexthops-{n}.json")
     with open(nh, "w") as f:
         f.write((run(["ip", "-n", ns, "-j", "nexthop", "show"]) if nexthops_supported() else "") or "[]")
+    return files["4"], files["6"], nh
+
+
+def kernel_batches(args, dumps, n, workdir):
+    """`ip -batch` for the agent's routes, with nexthop objects and with classic via routes."""
     b_nh, b_cl = os.path.join(workdir, f"nexthop-{n}.batch"), os.path.join(workdir, f"classic-{n}.batch")
-    info = json.loads(run([sys.executable, os.path.join(HERE, "batch-files.py"), files["4"], files["6"], nh, b_nh, b_cl, DEV, PROTO]))
+    info = json.loads(run([sys.executable, "-B", os.path.join(HERE, "batch-files.py"), *dumps, b_nh, b_cl, DEV, PROTO]))
     out = {"batch_routes": info["routes"], "batch_nexthops": info["nexthops"]}
     kinds = [("nexthop", b_nh)] if nexthops_supported() else []
     if n <= args.classic_max:
@@ -286,6 +291,7 @@ def bench_size(args, n, workdir, results):
     full = dict(base, **agent_sync(args, ns, standin, f"full-{n}", workdir, monitor=False))
     full["written_objects"] = full["routes_v4"] + full["routes_v6"] + full["nexthops"]
     results.append(full)
+    dumps = dump_owned(ns, n, workdir)
     print(f"  full sync: {full['wall_s']:.2f} s wall, {full['cpu_s']:.2f} s CPU, {full['rss_mb']} MB, "
           f"{full['api_requests']} requests, {full['routes_v4'] + full['routes_v6']:,} routes, {full['nexthops']:,} nexthops")
     noop = dict(base, **agent_sync(args, ns, standin, f"noop-{n}", workdir, monitor=True))
@@ -307,7 +313,7 @@ def bench_size(args, n, workdir, results):
     results.append(ch)
     print(f"  churn {args.churn}%: {ch['wall_s']:.2f} s wall, {ch['cpu_s']:.3f} s CPU, {ch.get('writes', '?')} writes "
           f"(expected {ch['expected_writes']}), {ch['events']} kernel events (expected {ch['expected_events']}): {churn_report}")
-    kernel = dict(base, phase="kernel", **kernel_batches(args, ns, n, workdir))
+    kernel = dict(base, phase="kernel", **kernel_batches(args, dumps, n, workdir))
     kernel["agent_apply_ms"] = full.get("apply_ms")
     kernel["agent_kernel_read_ms"] = full.get("kernel_read_ms")
     results.append(kernel)
@@ -325,7 +331,8 @@ def machine():
     return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
             "iproute2": run(["ip", "-V"]).strip(),
             "swift": (swift.stdout or swift.stderr).strip().splitlines()[0] if swift.returncode == 0 else "unknown",
-            "memory_mb": int(open("/proc/meminfo").readline().split()[1]) // 1024}
+            "memory_mb": int(open("/proc/meminfo").readline().split()[1]) // 1024,
+            "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
 
 
 def fmt_ms(v):
@@ -335,7 +342,8 @@ def fmt_ms(v):
 def render(results, info, args):
     lines = []
     add = lines.append
-    add(f"Machine: {info['nproc']} × {info['cpu']}, {info['memory_mb']:,} MB, Linux {info['kernel']}, {info['iproute2']}, {info['swift']}")
+    add(f"Machine: {info['nproc']} × {info['cpu']}, {info['memory_mb']:,} MB, Linux {info['kernel']}, {info['iproute2']}, {info['swift']}; "
+        f"load average before {info['loadavg_before'][0]}, after {info.get('loadavg_after', ['?'])[0]}")
     add("")
     add("| N routers | phase | wall s | CPU s | peak RSS MB | API requests (min) | API bytes | netlink msgs sent | kernel objects written | Neutron ms | dump ms | plan ms | apply ms |")
     add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -428,6 +436,7 @@ def main():
             print(f"  {r['wall_s']:.2f} s wall ({r['api_requests']} requests in {r['api_s']:.2f} s, "
                   f"{r['processes']} `ip` processes in {r['kernel_s']:.2f} s)")
     finally:
+        info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         with open(os.path.join(workdir, "results.json"), "w") as f:
             json.dump({"machine": info, "results": results}, f, indent=1)
         text = render(results, info, args)
