@@ -26,7 +26,9 @@ let package = Package(
         // IP addresses, prefixes, the Neutron snapshot and the kernel view: value types shared by every module.
         .target(name: "Model"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"]),
-        .target(name: "RoutePlanner", dependencies: ["Model"]),
+        // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
+        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
+        .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -65,6 +67,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Model", "TestSupport"]),
@@ -76,6 +79,7 @@ let package = Package(
             "OpenStack", "Model", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Model", "TestSupport", "RoutePlanner", "Netlink"]),

@@ -35,7 +35,7 @@ if [ -x scripts/openstack-lab/start.sh ] && { [ -n "${CI:-}" ] || [ -n "${MRA_WI
     echo "==> starting a real Keystone + Neutron on 127.0.0.1 (scripts/openstack-lab)"
     if lab_env=$(scripts/openstack-lab/start.sh); then
         export MRA_LAB_ENV="$lab_env"
-        trap 'scripts/openstack-lab/stop.sh >/dev/null 2>&1 || true' EXIT
+        trap 'scripts/openstack-lab/stop.sh "$MRA_LAB_ENV" >/dev/null 2>&1 || true' EXIT
     else
         echo "==> the OpenStack lab did not start"
         failed=$((failed + 1)); failed_names+=("openstack-lab")
@@ -48,6 +48,7 @@ if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
     [ -f tests/e2e/agent-cli.sh ] && suite "agent CLI in namespaces" bash tests/e2e/agent-cli.sh
     [ -f tests/bgp/bgp-announce.sh ] && suite "bgp announce" bash tests/bgp/bgp-announce.sh
+    [ -n "${MRA_LAB_ENV:-}" ] && suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
 

@@ -55,7 +55,8 @@ public struct PlanDocument: Codable, Sendable, Hashable {
         desired = plan.desired.count
         func entries(_ a: PlannedChange.Action) -> [Entry] {
             plan.changes.filter { $0.action == a }.map {
-                Entry(destination: "\($0.destination)", nextHop: $0.nextHop.map { "\($0)" },
+                // A delete names the next hop being removed.
+                Entry(destination: "\($0.destination)", nextHop: ($0.nextHop ?? ($0.action == .delete ? $0.previousNextHop : nil)).map { "\($0)" },
                       previousNextHop: $0.previousNextHop.map { "\($0)" }, router: $0.routerID, subnet: $0.subnetID)
             }
         }
@@ -116,7 +117,7 @@ public enum TextReport {
         for (action, list) in [("add", doc.add), ("replace", doc.replace), ("delete", doc.delete)] {
             for e in list {
                 var via = e.nextHop.map { "via \($0)" } ?? ""
-                if let old = e.previousNextHop { via += " (was \(old))" }
+                if let old = e.previousNextHop, action == "replace" { via += " (was \(old))" }
                 rows.append([action, e.destination, via, e.router.map { "router \($0)" } ?? "", e.subnet.map { "subnet \($0)" } ?? ""])
             }
         }
@@ -151,4 +152,9 @@ public enum TextReport {
             return line
         }.joined(separator: "\n") + "\n"
     }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

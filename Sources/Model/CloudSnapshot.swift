@@ -83,7 +83,25 @@ public struct Router: Hashable, Sendable, Codable {
         projectID = try c.decodeIfPresent(String.self, forKey: .projectID) ?? ""
         adminStateUp = try c.decodeIfPresent(Bool.self, forKey: .adminStateUp) ?? true
         tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
-        gateways = try c.decodeIfPresent([ExternalGateway].self, forKey: .gateways) ?? []
+        if let g = try c.decodeIfPresent([ExternalGateway].self, forKey: .gateways) {
+            gateways = g
+        } else {
+            // Neutron's own shapes, so that a file of raw API objects is a snapshot too:
+            // `external_gateway_info` (object or null), then `external_gateways` (gateway multihoming).
+            var list: [ExternalGateway] = []
+            let raw = try decoder.container(keyedBy: NeutronKeys.self)
+            if let info = try raw.decodeIfPresent(ExternalGateway.self, forKey: .externalGatewayInfo) { list.append(info) }
+            for g in try raw.decodeIfPresent([ExternalGateway].self, forKey: .externalGateways) ?? []
+                where !list.contains(where: { $0.networkID == g.networkID && $0.fixedIPs == g.fixedIPs }) {
+                list.append(g)
+            }
+            gateways = list
+        }
+    }
+
+    enum NeutronKeys: String, CodingKey {
+        case externalGatewayInfo = "external_gateway_info"
+        case externalGateways = "external_gateways"
     }
 }
 

@@ -17,8 +17,11 @@ import Musl
 /// }
 /// ```
 ///
-/// Events of every table and protocol arrive; filter them yourself. `close()` may be called from
-/// another thread and wakes a waiting `next`, which then throws `ECANCELED`.
+/// Events of every table and protocol arrive; filter them yourself. The kernel does not announce
+/// every removal: IPv4 routes that go away with their nexthop object or interface vanish silently,
+/// so a listener should still resynchronise from a dump on a timer. `close()` may be called from
+/// another thread and wakes a waiting `next`, which then throws `ECANCELED`; the socket itself is
+/// released when the monitor is deallocated.
 public final class RouteEventMonitor: @unchecked Sendable {
     private let transport: SocketTransport
     private let wakeFD: Int32
@@ -42,6 +45,9 @@ public final class RouteEventMonitor: @unchecked Sendable {
     }
 
     deinit { Glibc.close(wakeFD) }
+
+    /// The netlink socket (tests shrink its buffer to provoke an overflow).
+    var socketDescriptor: Int32 { transport.fd }
 
     /// Waits up to `timeout` (nil: forever) for announcements and returns what has arrived;
     /// `[]` on timeout. When the kernel dropped announcements (`ENOBUFS`) it returns `[.overflow]`:

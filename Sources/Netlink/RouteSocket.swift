@@ -1,3 +1,13 @@
+// The Netlink module, bottom up:
+//   Wire.swift           nlmsghdr/rtattr framing, ByteView (bounds-checked reads), AttributeDecoder, MessageBuilder
+//   Constants.swift      the UAPI numbers the codec uses
+//   Messages.swift       requests for KernelOperation and dumps; decoders for route, nexthop, address,
+//                        link, ACK/extended ACK, DONE and event messages
+//   NetlinkError.swift   the error value and traffic statistics
+//   RequestEngine.swift  batching with one ACK per request matched by sequence number; dumps with retry
+//   SocketTransport.swift, Namespace.swift   the real socket, opened inside a namespace if asked
+//   RouteSocket.swift, RouteEventMonitor.swift   the public API
+// The first four files use only the standard library and Model: the fuzz target compiles them alone.
 import Model
 
 /// One `NETLINK_ROUTE` socket: dumps routes, nexthops and addresses, and applies batches of route and
@@ -15,32 +25,49 @@ import Model
 /// retried when the kernel reports them interrupted (`NLM_F_DUMP_INTR`).
 public final class RouteSocket: @unchecked Sendable {
     let engine: RequestEngine
+    /// The most requests one send may carry so that all their ACKs fit the receive buffer.
+    private let maxInFlight: Int
+    private let maxSendBytes: Int
+
+    /// Measured on Linux 6.18: an ACK takes about 940 bytes of receive buffer (skb truesize), so a
+    /// 16 MiB buffer overflowed at about 17,800 ACKs of one send. Budget twice that per ACK.
+    static let receiveBufferPerAck = 2048
 
     /// Opens the socket, inside the named network namespace (`/var/run/netns/<name>`) when one is given.
     /// Throws `NetlinkError`.
     public init(namespace: String? = nil) throws {
         let transport = try inNetworkNamespace(namespace) { try SocketTransport() }
-        engine = RequestEngine(transport: transport)
+        maxInFlight = max(16, transport.receiveBufferSize / RouteSocket.receiveBufferPerAck)
+        maxSendBytes = max(4096, transport.sendBufferSize / 2)
+        var limits = BatchLimits()
+        limits.maxMessages = min(limits.maxMessages, maxInFlight)
+        limits.maxBytes = min(limits.maxBytes, maxSendBytes)
+        engine = RequestEngine(transport: transport, limits: limits)
     }
 
     /// A socket over any transport (tests script one).
     init(transport: any NetlinkTransport, limits: BatchLimits = BatchLimits()) {
         engine = RequestEngine(transport: transport, limits: limits)
+        maxInFlight = Int.max
+        maxSendBytes = Int.max
     }
 
     /// Traffic counters since the socket opened.
     public var statistics: NetlinkStatistics { engine.statistics }
 
     /// At most this many requests go into one `sendmsg` (default 1024; the byte cap is 64 KiB).
+    /// Clamped so that the ACKs of one send fit the socket's receive buffer (8,192 with the 16 MiB
+    /// a root process gets).
     public var maxMessagesPerSend: Int {
         get { engine.limits.maxMessages }
-        set { engine.limits.maxMessages = max(1, newValue) }
+        set { engine.limits.maxMessages = min(max(1, newValue), maxInFlight) }
     }
 
-    /// At most this many bytes of requests go into one `sendmsg` (default 64 KiB).
+    /// At most this many bytes of requests go into one `sendmsg` (default 64 KiB); clamped to half
+    /// the send buffer.
     public var maxBytesPerSend: Int {
         get { engine.limits.maxBytes }
-        set { engine.limits.maxBytes = max(64, newValue) }
+        set { engine.limits.maxBytes = min(max(64, newValue), maxSendBytes) }
     }
 
     /// Every route of `table` of every protocol, for one family or (nil) both. Cached clones are left out.
@@ -52,7 +79,11 @@ public final class RouteSocket: @unchecked Sendable {
                 out += try engine.dump("dump \(fam) routes of table \(table)", request: { b, seq in
                     b.appendRouteDump(family: fam.rawValue, table: table, sequence: seq)
                 }, decode: { m throws(DecodeError) in
-                    m.type == RTM.newRoute ? try decodeRoute(m) : nil
+                    // The kernel filters already; checking again costs little and keeps a kernel
+                    // without strict checking (before 4.20) from leaking other tables in.
+                    guard m.type == RTM.newRoute, let r = try decodeRoute(m), r.table == table,
+                          r.destination.family == fam else { return nil }
+                    return r
                 })
             } catch let e as NetlinkError where e.errno == 2 {   // ENOENT: "FIB table does not exist"
                 continue

@@ -62,10 +62,15 @@ final class SocketTransport: NetlinkTransport {
     deinit { Glibc.close(fd) }
 
     /// The receive buffer the kernel granted (it doubles the requested value for bookkeeping).
-    var receiveBufferSize: Int {
+    var receiveBufferSize: Int { intOption(SO_RCVBUF) }
+
+    /// The send buffer the kernel granted; one datagram must stay below it.
+    var sendBufferSize: Int { intOption(SO_SNDBUF) }
+
+    private func intOption(_ name: Int32) -> Int {
         var v: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
-        return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 ? Int(v) : 0
+        return getsockopt(fd, SOL_SOCKET, name, &v, &len) == 0 ? Int(v) : 0
     }
 
     func send(_ datagram: [UInt8]) throws {

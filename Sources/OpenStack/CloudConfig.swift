@@ -152,8 +152,11 @@ public struct CloudConfig: Sendable {
     /// Checks that every piece the authentication method needs is present.
     /// - Throws: `OpenStackError.configuration` naming the missing key.
     public func validate() throws {
+        let fromFile = source.hasPrefix("clouds.yaml")
         func missing(_ key: String, _ env: String, _ why: String) -> OpenStackError {
-            .configuration("\(source): missing \(key) (\(env)) \(why)")
+            // OS_* variables are not merged into a named cloud (see the type's documentation).
+            let whereToSet = fromFile ? "set it in the cloud's entry or in secure.yaml; OS_* variables do not apply to a named cloud" : env
+            return .configuration("\(source): missing \(key) (\(whereToSet)) \(why)")
         }
         let via = "for auth_type \(authType.rawValue)"
         if authType == .none {

@@ -64,9 +64,10 @@ public final class NeutronClient: Sendable {
         transport.stats.withLockedValue { $0 }
     }
 
-    /// Closes the connection pool. Call once, when the client is no longer used.
+    /// Closes the connection pool. Call when the client is no longer used (again: no effect).
+    /// A client dropped without it closes its pool in the background.
     public func shutdown() async throws {
-        try await transport.client.shutdown()
+        try await transport.shutdown()
     }
 
     // MARK: - Reads

@@ -44,7 +44,7 @@ public enum OpenStackError: Error, Sendable, CustomStringConvertible, Equatable 
 
     static func hint(status: Int, service: String) -> String {
         switch status {
-        case 401: return "the token was refused even after re-authenticating: check the credentials and that the token is valid for \(service)"
+        case 401: return "\(service) refused the credentials (with Keystone: also after one re-authentication); check the credentials, their project and roles, or auth_type none against a Neutron that needs Keystone"
         case 403: return "the credentials lack permission: the agent needs a role that may list routers, ports, subnets and networks of all projects (admin or a reader role)"
         case 404: return "check the endpoint URL (network_endpoint_override or the catalog entry)"
         case 400: return "the server rejected the query; report this with the server's version"

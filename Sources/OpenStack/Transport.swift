@@ -39,6 +39,7 @@ final class Transport: Sendable {
     let options: ClientOptions
     let logger: Logger
     let stats = NIOLockedValueBox(ClientStatistics())
+    private let shutDown = NIOLockedValueBox(false)
 
     init(config: CloudConfig, options: ClientOptions, logger: Logger) {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -54,9 +55,29 @@ final class Transport: Sendable {
             decompression: .disabled
         )
         conf.connectionPool = .init(idleTimeout: .seconds(60))
+        // A refused or timed-out connection fails the attempt at once; this client's own retries
+        // (bounded, with jittered backoff) decide what happens next, not the pool's endless ones.
+        conf.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: conf)
         self.options = options
         self.logger = logger
+    }
+
+    /// Closes the connection pool; a second call does nothing.
+    func shutdown() async throws {
+        let first = shutDown.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        if first { try await client.shutdown() }
+    }
+
+    deinit {
+        // Dropped without shutdown(): close the pool in the background rather than leak it
+        // (AsyncHTTPClient traps on a client that is deinitialised while running, in debug builds).
+        if !shutDown.withLockedValue({ $0 }) {
+            client.shutdown { _ in }
+        }
     }
 
     static func timeAmount(_ d: Duration) -> TimeAmount {
@@ -106,7 +127,8 @@ final class Transport: Sendable {
                     try await Task.sleep(for: backoff(attempt: attempt))
                     continue
                 }
-                throw OpenStackError.transport(service: service.rawValue, method: method.rawValue, path: logPath, detail: detail, attempts: attempt)
+                let path = logPath.split(separator: "?", maxSplits: 1).first.map(String.init) ?? logPath
+                throw OpenStackError.transport(service: service.rawValue, method: method.rawValue, path: path, detail: detail, attempts: attempt)
             }
         }
     }
@@ -169,6 +191,7 @@ final class Transport: Sendable {
 
     static func isRetryable(_ error: any Error) -> Bool {
         if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError { return false }
+        if error is NIOTooManyBytesError { return false }
         if let e = error as? HTTPClientError {
             let fatal: [HTTPClientError] = [.invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown, .cancelled]
             return !fatal.contains(where: { $0 == e }) && !String(describing: e).contains("unsupportedScheme")
@@ -179,6 +202,9 @@ final class Transport: Sendable {
     static func describe(_ error: any Error) -> String {
         if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
             return "TLS failed (\(String(describing: error).prefix(160))); check cacert/OS_CACERT or the server certificate"
+        }
+        if error is NIOTooManyBytesError {
+            return "the response is larger than ClientOptions.maxResponseBytes"
         }
         if let e = error as? HTTPClientError, e == .connectTimeout {
             return "connect timed out"

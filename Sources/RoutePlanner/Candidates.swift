@@ -227,13 +227,13 @@ func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refu
 /// Deduplicates by ID; among entries with the same ID, the one with the smallest description wins
 /// (any fixed choice would do: it only has to ignore the input order). Sorted by ID.
 func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
-    var best: [String: (T, String)] = [:]
+    var best: [String: T] = [:]
     for item in items {
-        let key = id(item), text = String(describing: item)
-        if let old = best[key], old.1 <= text { continue }
-        best[key] = (item, text)
+        let key = id(item)
+        if let old = best[key], String(describing: old) <= String(describing: item) { continue }
+        best[key] = item
     }
-    return best.keys.sorted().map { best[$0]!.0 }
+    return best.keys.sorted().map { best[$0]! }
 }
 
 /// A total order on kernel routes for deterministic choices.

@@ -106,9 +106,16 @@ struct KernelDiff {
             if let id = r.nexthopID { t = .nexthop(id) } else {
                 t = .gateway(r.gateway ?? r.destination.family.unspecifiedAddress, outputInterface: r.outputInterface)
             }
-            return RouteSpec(destination: r.destination, table: policy.table, proto: policy.proto, target: t, metric: r.metric)
+            return RouteSpec(destination: r.destination, table: policy.table, proto: policy.proto, target: t, metric: exactMetric(r))
+        }
+        /// The route's metric as the kernel matches it: explicit, except IPv4's 0, which a delete can only say as
+        /// "any" (and then the kernel takes the lowest metric first, which is this route: keys are unique).
+        func exactMetric(_ r: KernelRoute) -> UInt32? {
+            let m = effectiveMetric(r)
+            return m == 0 ? nil : m
         }
 
+        let written = Dictionary(nexthopAddOrReplace.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var adds: [RouteSpec] = [], replaces: [RouteSpec] = [], deletes: [RouteSpec] = []
         var desiredDestinations = Set<IPPrefix>()
         var referenced = Set<UInt32>()
@@ -127,7 +134,7 @@ struct KernelDiff {
             if let m = group.first(where: { matches($0, t) }) {
                 keep = m
                 let (gw, oif) = resolve(m)
-                let nowVia = nexthopAddOrReplace.keys.first { if case .nexthop(let id) = t { return $0.id == id } else { return false } }
+                let nowVia: KernelNexthop? = if case .nexthop(let id) = t { written[id] } else { nil }
                 // In place through a nexthop replace: a route-level change without a route write.
                 if let n = nowVia, n.gateway != gw || n.outputInterface != oif {
                     changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
@@ -136,7 +143,7 @@ struct KernelDiff {
             } else {
                 keep = first
                 replaces.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto,
-                                          target: t, metric: first.metric))
+                                          target: t, metric: exactMetric(first)))
                 changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
                                              previousNextHop: resolve(first).0, routerID: d.routerID, subnetID: d.subnetID))
             }

@@ -13,8 +13,15 @@ import Model
 ///
 /// Failed operations change nothing; the others are applied in order. The result is sorted.
 public func simulate(_ ops: [KernelOperation], on view: KernelView) -> KernelView {
-    var v = view
-    func key(_ r: KernelRoute) -> (IPPrefix, UInt32, UInt32) { (r.destination, r.table, effectiveMetric(r)) }
+    struct Slot: Hashable { var destination: IPPrefix; var table: UInt32 }
+    var routes: [Slot: [KernelRoute]] = [:]
+    for r in view.routes { routes[Slot(destination: r.destination, table: r.table), default: []].append(r) }
+    var nexthops: [UInt32: KernelNexthop] = [:]
+    var extraNexthops: [KernelNexthop] = []   // duplicate IDs in the input view are kept as they were
+    for n in view.nexthops {
+        if nexthops[n.id] == nil { nexthops[n.id] = n } else { extraNexthops.append(n) }
+    }
+
     func route(_ s: RouteSpec) -> KernelRoute? {
         let family = s.destination.family
         let m = effectiveMetric(s.metric, family)
@@ -25,37 +32,49 @@ public func simulate(_ ops: [KernelOperation], on view: KernelView) -> KernelVie
             return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric,
                                gateway: g, outputInterface: oif)
         case .nexthop(let id):
-            guard v.nexthops.contains(where: { $0.id == id }) else { return nil }
+            guard nexthops[id] != nil else { return nil }
             return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric, nexthopID: id)
         }
     }
     for op in ops {
         switch op {
         case .addNexthop(let n):
-            if !v.nexthops.contains(where: { $0.id == n.id }) { v.nexthops.append(n) }
+            if nexthops[n.id] == nil { nexthops[n.id] = n }
         case .replaceNexthop(let n):
-            if let i = v.nexthops.firstIndex(where: { $0.id == n.id }) { v.nexthops[i] = n } else { v.nexthops.append(n) }
+            nexthops[n.id] = n
         case .deleteNexthop(let id):
-            guard v.nexthops.contains(where: { $0.id == id }) else { continue }
-            v.nexthops.removeAll { $0.id == id }
-            v.routes.removeAll { $0.nexthopID == id }
+            guard nexthops.removeValue(forKey: id) != nil else { continue }
+            extraNexthops.removeAll { $0.id == id }
+            for (slot, list) in routes where list.contains(where: { $0.nexthopID == id }) {
+                routes[slot] = list.filter { $0.nexthopID != id }
+            }
         case .addRoute(let s):
-            guard let r = route(s), !v.routes.contains(where: { key($0) == key(r) }) else { continue }
-            v.routes.append(r)
+            guard let r = route(s) else { continue }
+            let slot = Slot(destination: s.destination, table: s.table)
+            let m = effectiveMetric(r)
+            if routes[slot, default: []].contains(where: { effectiveMetric($0) == m }) { continue }
+            routes[slot, default: []].append(r)
         case .replaceRoute(let s):
             guard let r = route(s) else { continue }
-            if let i = v.routes.firstIndex(where: { key($0) == key(r) }) { v.routes[i] = r } else { v.routes.append(r) }
-        case .deleteRoute(let s):
-            let wanted = s.metric.map { effectiveMetric($0, s.destination.family) }
-            let candidates = v.routes.indices.filter { i in
-                let r = v.routes[i]
-                return r.destination == s.destination && r.table == s.table && r.proto == s.proto
-                    && (wanted == nil || s.metric == 0 || effectiveMetric(r) == wanted)
+            let slot = Slot(destination: s.destination, table: s.table)
+            let m = effectiveMetric(r)
+            if let i = routes[slot, default: []].firstIndex(where: { effectiveMetric($0) == m }) {
+                routes[slot]![i] = r
+            } else {
+                routes[slot, default: []].append(r)
             }
-            if let i = candidates.min(by: { routeOrder(v.routes[$0], v.routes[$1]) }) { v.routes.remove(at: i) }
+        case .deleteRoute(let s):
+            let slot = Slot(destination: s.destination, table: s.table)
+            guard let list = routes[slot] else { continue }
+            let wanted = s.metric.flatMap { $0 == 0 ? nil : effectiveMetric($0, s.destination.family) }
+            let candidates = list.indices.filter { i in
+                list[i].proto == s.proto && (wanted == nil || effectiveMetric(list[i]) == wanted)
+            }
+            if let i = candidates.min(by: { routeOrder(list[$0], list[$1]) }) { routes[slot]!.remove(at: i) }
         }
     }
-    v.routes.sort(by: routeOrder)
-    v.nexthops.sort { ($0.id, String(describing: $0)) < ($1.id, String(describing: $1)) }
-    return v
+    var out = view
+    out.routes = routes.values.flatMap { $0 }.sorted(by: routeOrder)
+    out.nexthops = (Array(nexthops.values) + extraNexthops).sorted { ($0.id, String(describing: $0)) < ($1.id, String(describing: $1)) }
+    return out
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Model
 
@@ -63,5 +64,41 @@ import Testing
         #expect(IPPrefix("2001:db8::/33")!.contains(IPAddress("2001:db8:7fff::1")!))
         #expect(!IPPrefix("2001:db8::/33")!.contains(IPAddress("2001:db8:8000::1")!))
         #expect(IPPrefix("2001:db8::/96")!.contains(IPAddress("2001:db8::ffff:ffff")!))
+    }
+}
+
+@Suite struct SnapshotFileTests {
+    @Test func aSnapshotRoundTripsThroughItsJSONFile() throws {
+        let snap = CloudSnapshot(
+            routers: [Router(id: "r1", name: "one", projectID: "p", tags: ["a"], gateways: [
+                ExternalGateway(networkID: "ext", enableSNAT: false, fixedIPs: [FixedIP(subnetID: "s-ext", ipAddress: IPAddress("203.0.113.10")!)])])],
+            ports: [RouterPort(id: "port", deviceID: "r1", fixedIPs: [FixedIP(subnetID: "s1", ipAddress: IPAddress("10.0.0.1")!)])],
+            subnets: [Subnet(id: "s1", networkID: "n1", cidr: IPPrefix("10.0.0.0/24")!, projectID: "p", createdAt: "2026-01-01T00:00:00Z")],
+            networks: [Network(id: "ext", name: "public", isExternal: true, ipv4AddressScope: "scope")])
+        let data = try snap.jsonData()
+        #expect(try JSONDecoder().decode(CloudSnapshot.self, from: data) == snap)
+        #expect(try snap.jsonData() == data)
+    }
+
+    @Test func routersInNeutronsOwnShapeAreReadToo() throws {
+        let json = """
+        {"routers":[{"id":"r1","project_id":"p","admin_state_up":true,
+          "external_gateway_info":{"network_id":"ext","enable_snat":true,
+            "external_fixed_ips":[{"subnet_id":"s4","ip_address":"203.0.113.10"},{"subnet_id":"s6","ip_address":"2001:db8::10"}]},
+          "external_gateways":[{"network_id":"ext","external_fixed_ips":[{"subnet_id":"s4","ip_address":"203.0.113.10"},{"subnet_id":"s6","ip_address":"2001:db8::10"}]},
+                               {"network_id":"ext2","external_fixed_ips":[{"subnet_id":"s9","ip_address":"198.51.100.7"}]}]},
+          {"id":"r2","external_gateway_info":null}],
+         "ports":[],"subnets":[]}
+        """
+        let snap = try JSONDecoder().decode(CloudSnapshot.self, from: Data(json.utf8))
+        #expect(snap.routers[0].gateways.map(\.networkID) == ["ext", "ext2"])
+        #expect(snap.routers[0].gateways[0].enableSNAT == true)
+        #expect(snap.routers[0].gateways.flatMap(\.fixedIPs).map(\.ipAddress.description).contains("198.51.100.7"))
+        #expect(snap.routers[1].gateways.isEmpty)
+    }
+
+    @Test func aBadAddressInASnapshotIsAnErrorNotACrash() {
+        let json = #"{"routers":[],"ports":[{"device_id":"r","device_owner":"network:router_interface","fixed_ips":[{"subnet_id":"s","ip_address":"10.0.0.256"}]}],"subnets":[]}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CloudSnapshot.self, from: Data(json.utf8)) }
     }
 }

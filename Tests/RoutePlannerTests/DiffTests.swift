@@ -72,6 +72,31 @@ import Testing
         ])
     }
 
+    @Test func changedGatewayWithAStaleRouteOnTheOldNexthopIsNotAReplaceInPlace() {
+        var c = Self.cloud()
+        c.snapshot.routers[0].gateways[0].fixedIPs[0].ipAddress = ip("203.0.113.11")
+        c.kernel.nexthops = [KernelNexthop(id: nh1, gateway: ip("203.0.113.10"), outputInterface: 2, proto: 200),
+                             KernelNexthop(id: nh2, gateway: ip("203.0.113.20"), outputInterface: 2, proto: 200)]
+        c.kernel.routes = [owned("10.1.0.0/24", nexthop: nh1), owned("10.2.0.0/24", nexthop: nh1), owned("10.3.0.0/24", nexthop: nh2),
+                           owned("10.77.0.0/24", nexthop: nh1)]
+        #expect(c.plan().summaries == [
+            "add nexthop \(nh3) via 203.0.113.11",
+            "replace route 10.1.0.0/24 via nexthop \(nh3) table 254", "replace route 10.2.0.0/24 via nexthop \(nh3) table 254",
+            "delete route 10.77.0.0/24 table 254", "delete nexthop \(nh1)",
+        ])
+    }
+
+    @Test func gatewayChangingFamilyNeverReusesTheOldNexthop() {
+        var c = Cloud()
+        c.router("r1", gateways: ["2001:db8:0:1::10"])
+        c.subnet("s1", "10.1.0.0/24", router: "r1")
+        c.subnet("s6", "fd00:1::/64", router: "r1")
+        c.kernel.nexthops = [KernelNexthop(id: nh1, gateway: ip("203.0.113.10"), outputInterface: 2, proto: 200)]
+        c.kernel.routes = [owned("fd00:1::/64", nexthop: nh1, metric: 1024)]
+        #expect(c.plan().summaries == ["add nexthop \(nh2) via 2001:db8:0:1::10", "replace route fd00:1::/64 via nexthop \(nh2) table 254",
+                                       "delete nexthop \(nh1)"])
+    }
+
     @Test func splitRoutesOfOneNexthopGetANewNexthopAndRouteReplaces() {
         var c = Self.cloud()
         // s2 moves to a new router with a new gateway; s1 stays on .10.
@@ -207,6 +232,22 @@ import Testing
                            owned("10.3.0.0/24", via: "203.0.113.66", metric: 50)]
         #expect(c.plan().summaries == ["delete route 10.3.0.0/24 table 254"])
         c.kernel.routes.removeLast()
+        #expect(c.plan().isEmpty)
+    }
+
+    @Test func extraOwnedRoutesAreDeletedByTheirExactMetric() {
+        var c = Cloud()
+        c.policy.useNexthopObjects = false
+        c.router("r6", gateways: ["2001:db8:0:1::10"])
+        c.subnet("s6", "fd00:1::/64", router: "r6")
+        c.kernel.routes = [owned("fd00:1::/64", via: "2001:db8:0:1::77", metric: 77), owned("fd00:1::/64", via: "2001:db8:0:1::99")]
+        let plan = c.plan()
+        #expect(plan.operations == [
+            .replaceRoute(RouteSpec(destination: pfx("fd00:1::/64"), table: 254, proto: 200, target: .gateway(ip("2001:db8:0:1::10"), outputInterface: 2), metric: 77)),
+            .deleteRoute(RouteSpec(destination: pfx("fd00:1::/64"), table: 254, proto: 200, target: .gateway(ip("2001:db8:0:1::99"), outputInterface: 2), metric: 1024)),
+        ])
+        c.kernel = simulate(plan.operations, on: c.kernel)
+        #expect(c.kernel.routes.map(\.gateway) == [ip("2001:db8:0:1::10")])
         #expect(c.plan().isEmpty)
     }
 

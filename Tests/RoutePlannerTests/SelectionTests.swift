@@ -90,6 +90,25 @@ import Testing
     }
 }
 
+@Suite struct DeterminismTests {
+    @Test func reversedInputGivesByteIdenticalJSON() {
+        var c = Cloud()
+        c.router("r1", gateways: ["203.0.113.10", "2001:db8:0:1::10"])
+        c.router("r2", project: "p2", gateways: ["203.0.113.20"])
+        c.router("r3", gateways: [])
+        c.subnet("a", "10.1.0.0/24", router: "r1")
+        c.subnet("b", "10.1.0.0/24", router: "r2", created: Cloud.later)
+        c.subnet("c", "fd00:1::/64", router: "r1")
+        c.subnet("d", "192.0.2.0/24", router: "r2")
+        c.kernel.routes = [owned("10.9.0.0/24", via: "203.0.113.9"), owned("10.8.0.0/24", via: "203.0.113.8")]
+        var r = c
+        r.snapshot.routers.reverse(); r.snapshot.ports.reverse(); r.snapshot.subnets.reverse(); r.snapshot.networks.reverse()
+        r.kernel.routes.reverse(); r.kernel.connected.reverse()
+        #expect(json(c.plan()) == json(r.plan()))
+        #expect(c.plan().refused.map(\.routerID) == ["r2", "r2", "r3"])
+    }
+}
+
 @Suite struct SelectionTests {
     static func twoRouters() -> Cloud {
         var c = Cloud()

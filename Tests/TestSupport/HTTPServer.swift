@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request as the scripted server received it.
 public struct ScriptedRequest: Sendable {
@@ -87,106 +88,72 @@ public struct ScriptedResponse: Sendable {
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 (ephemeral port) that answers each request with a handler,
-/// records every request, and keeps connections alive. Built on SwiftNIO's NIOHTTP1.
+/// records every request, and keeps connections alive. Built on SwiftNIO's NIOHTTP1 with plain
+/// channel handlers (no NIOAsyncChannel, so a connection racing with shutdown is simply closed).
 ///
 /// ```swift
 /// let server = try await ScriptedHTTPServer.start { request in
 ///     request.path == "/v2.0/routers" ? .json(#"{"routers": []}"#) : .json("{}", status: 404)
 /// }
-/// defer { Task { await server.shutdown() } }
 /// // … point a client at server.baseURL …
 /// let seen = await server.requests()
+/// await server.shutdown()
 /// ```
 public final class ScriptedHTTPServer: Sendable {
     public typealias Handler = @Sendable (ScriptedRequest) async -> ScriptedResponse
 
     public let port: Int
+    /// `http`, or `https` when started with TLS.
+    public let scheme: String
     private let serverChannel: any Channel
-    private let acceptTask: Task<Void, Never>
     private let log: RequestLog
+    private let connections: ConnectionSet
 
-    /// `http://127.0.0.1:<port>`
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>` (`https://` with TLS)
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    private init(port: Int, serverChannel: any Channel, acceptTask: Task<Void, Never>, log: RequestLog) {
+    private init(port: Int, scheme: String, serverChannel: any Channel, log: RequestLog, connections: ConnectionSet) {
         self.port = port
+        self.scheme = scheme
         self.serverChannel = serverChannel
-        self.acceptTask = acceptTask
         self.log = log
+        self.connections = connections
     }
 
-    /// Binds 127.0.0.1 on `port` (0: an ephemeral port) and starts answering with `handler`.
-    public static func start(port: Int = 0, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
+    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`; HTTPS when `tls` is given.
+    public static func start(port: Int = 0, tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
         let log = RequestLog()
+        let connections = ConnectionSet()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: port) { child in
+            .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
+                    guard connections.add(child) else {
+                        child.close(promise: nil)
+                        return
+                    }
+                    if let tls {
+                        try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
+                    try child.pipeline.syncOperations.addHandler(ScriptedHTTPHandler(handler: handler, log: log))
                 }
             }
-        let boundPort = channel.channel.localAddress?.port ?? 0
-        let inner = channel.channel
-        let task = Task {
-            await withDiscardingTaskGroup { group in
-                do {
-                    try await channel.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            await log.register(connection.channel)
-                            group.addTask {
-                                await Self.serve(connection, handler: handler, log: log)
-                            }
-                        }
-                    }
-                } catch {
-                    // the listening socket closed: shutting down
-                }
-            }
-        }
-        return ScriptedHTTPServer(port: boundPort, serverChannel: inner, acceptTask: task, log: log)
-    }
-
-    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-                              handler: Handler, log: RequestLog) async {
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                var head: HTTPRequestHead?
-                var body: [UInt8] = []
-                for try await part in inbound {
-                    switch part {
-                    case .head(let h):
-                        head = h
-                        body = []
-                    case .body(let buffer):
-                        body += Array(buffer.readableBytesView)
-                    case .end:
-                        guard let h = head else { continue }
-                        let request = ScriptedRequest(method: h.method.rawValue, uri: h.uri, headers: h.headers, body: body)
-                        await log.append(request)
-                        let response = await handler(request)
-                        if response.delay > .zero { try await Task.sleep(for: response.delay) }
-                        if response.dropConnection { return }
-                        var headers = HTTPHeaders(response.headers)
-                        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
-                        let keepAlive = h.isKeepAlive
-                        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-                        let status = HTTPResponseStatus(statusCode: response.status)
-                        try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
-                        try await outbound.write(.end(nil))
-                        if !keepAlive { return }
-                    }
-                }
-            }
-        } catch {
-            // the client went away or the server is shutting down
-        }
+            .bind(host: "127.0.0.1", port: port)
+            .get()
+        let boundPort = channel.localAddress?.port ?? 0
+        return ScriptedHTTPServer(port: boundPort, scheme: tls == nil ? "http" : "https", serverChannel: channel, log: log,
+                                  connections: connections)
     }
 
     /// Every request received so far, in arrival order.
     public func requests() async -> [ScriptedRequest] {
         await log.all()
+    }
+
+    /// How many TCP connections were accepted so far (keep-alive makes this smaller than the request count).
+    public func connectionCount() async -> Int {
+        connections.accepted
     }
 
     /// Forgets the recorded requests.
@@ -197,23 +164,119 @@ public final class ScriptedHTTPServer: Sendable {
     /// Stops listening and closes every open connection.
     public func shutdown() async {
         try? await serverChannel.close()
-        await log.closeAll()
-        acceptTask.cancel()
-        await acceptTask.value
+        for c in connections.closeAll() {
+            try? await c.close()
+        }
     }
 }
 
-/// Recorded requests and open connections.
+/// One connection: collects a request, asks the handler, writes the answer.
+final class ScriptedHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let handler: ScriptedHTTPServer.Handler
+    private let log: RequestLog
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    init(handler: @escaping ScriptedHTTPServer.Handler, log: RequestLog) {
+        self.handler = handler
+        self.log = log
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = []
+        case .body(let buffer):
+            body += Array(buffer.readableBytesView)
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            let request = ScriptedRequest(method: h.method.rawValue, uri: h.uri, headers: h.headers, body: body)
+            let handler = self.handler
+            let log = self.log
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let promise = context.eventLoop.makePromise(of: ScriptedResponse.self)
+            promise.completeWithTask {
+                await log.append(request)
+                let response = await handler(request)
+                if response.delay > .zero { try? await Task.sleep(for: response.delay) }
+                return response
+            }
+            promise.futureResult.whenSuccess { response in
+                let context = bound.value
+                guard context.channel.isActive else { return }
+                if response.dropConnection {
+                    context.close(promise: nil)
+                    return
+                }
+                var headers = HTTPHeaders(response.headers)
+                headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+                let keepAlive = h.isKeepAlive
+                if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+                let status = HTTPResponseStatus(statusCode: response.status)
+                context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil)
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+                let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+                if !keepAlive {
+                    done.whenComplete { _ in bound.value.close(promise: nil) }
+                }
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Recorded requests.
 actor RequestLog {
     private var entries: [ScriptedRequest] = []
-    private var channels: [any Channel] = []
 
     func append(_ r: ScriptedRequest) { entries.append(r) }
     func all() -> [ScriptedRequest] { entries }
     func reset() { entries = [] }
-    func register(_ c: any Channel) { channels.append(c) }
-    func closeAll() {
-        for c in channels { c.close(promise: nil) }
-        channels = []
+}
+
+/// Open connections, so that shutdown can close them; refuses new ones once closed.
+final class ConnectionSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var channels: [ObjectIdentifier: any Channel] = [:]
+    private var closed = false
+    private var count = 0
+
+    var accepted: Int {
+        lock.lock(); defer { lock.unlock() }
+        return count
+    }
+
+    func add(_ c: any Channel) -> Bool {
+        lock.lock()
+        guard !closed else {
+            lock.unlock()
+            return false
+        }
+        channels[ObjectIdentifier(c)] = c
+        count += 1
+        lock.unlock()
+        c.closeFuture.whenComplete { [weak self] _ in self?.remove(c) }
+        return true
+    }
+
+    private func remove(_ c: any Channel) {
+        lock.lock(); defer { lock.unlock() }
+        channels[ObjectIdentifier(c)] = nil
+    }
+
+    func closeAll() -> [any Channel] {
+        lock.lock(); defer { lock.unlock() }
+        closed = true
+        let all = Array(channels.values)
+        channels = [:]
+        return all
     }
 }

@@ -10,6 +10,7 @@
 #include <linux/nexthop.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #ifndef NETLINK_GET_STRICT_CHK
@@ -19,7 +20,9 @@
 #define NETLINK_EXT_ACK 11
 #endif
 
-/// setns(fd, CLONE_NEWNET) for the calling thread (declared here because Glibc hides setns without _GNU_SOURCE).
-int cnetlink_setns_net(int fd);
+// setns(2) and CLONE_NEWNET are only declared under _GNU_SOURCE, which the Glibc module is not built with.
+extern int setns(int fd, int nstype);
+#define CNETLINK_CLONE_NEWNET 0x40000000
+static inline int cnetlink_setns_net(int fd) { return setns(fd, CNETLINK_CLONE_NEWNET); }
 
 #endif

@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Foundation
+import Logging
 
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,12 +24,14 @@ struct Sync: AsyncParsableCommand {
     var writeSnapshot: String?
 
     func run() async throws {
+        let started = ContinuousClock.now
         let rt = try Runtime(options)
         try rt.requireNetAdmin()
         let kernel = try rt.kernel()
         let reconciler = try rt.reconciler(kernel: kernel)
         let source = try rt.source()
         let snapshot = try await rt.read(source)
+        let api = (source as? NeutronAPISource)?.client.statistics
         await source.close()
         if let path = writeSnapshot {
             do {
@@ -50,6 +53,19 @@ struct Sync: AsyncParsableCommand {
         ])
         logReport(report, logger: rt.logger, trigger: "sync")
         for r in report.plan.refused { logRefusal(r, logger: rt.logger) }
+        let nl = kernel.statistics
+        var stats: Logger.Metadata = [
+            "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+            "kernel_writes": "\(report.plan.operations.count)",
+            "netlink_messages_sent": "\(nl.messagesSent)", "netlink_messages_received": "\(nl.messagesReceived)",
+            "netlink_bytes_received": "\(nl.bytesReceived)",
+        ]
+        if let api {
+            stats["neutron_requests"] = "\(api.requests)"
+            stats["keystone_requests"] = "\(api.keystoneRequests)"
+            stats["neutron_bytes_read"] = "\(api.bytesRead)"
+        }
+        rt.logger.info("sync finished", metadata: stats)
         let counts = Dictionary(grouping: report.applied, by: \.action).mapValues(\.count)
         var line = "sync: \(counts[.add] ?? 0) added, \(counts[.replace] ?? 0) replaced, \(counts[.delete] ?? 0) deleted, "
         line += "\(report.plan.refused.count) refused or skipped, \(report.plan.desired.count) routes wanted"
