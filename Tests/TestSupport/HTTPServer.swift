@@ -120,7 +120,7 @@ public final class ScriptedHTTPServer: Sendable {
         self.connections = connections
     }
 
-    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`; HTTPS when `tls` is given.
+    /// Binds 127.0.0.1 on `port` (0: an ephemeral port) and starts answering with `handler`; HTTPS when `tls` is given.
     public static func start(port: Int = 0, tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
         let log = RequestLog()
         let connections = ConnectionSet()
