@@ -180,7 +180,7 @@ def parse_agent_log(path):
         elif msg == "netlink statistics":
             for k in ("messages_sent", "messages_received", "bytes_sent", "bytes_received", "send_calls", "receive_calls"):
                 out["netlink_" + k] = num(meta.get(k))
-        elif msg == "sync statistics":
+        elif msg == "sync finished":
             for k, v in meta.items():
                 out[k] = num(v)
     return out

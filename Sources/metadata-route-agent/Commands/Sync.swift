@@ -46,11 +46,6 @@ struct Sync: AsyncParsableCommand {
         } catch {
             throw fail("\(error); nothing was changed", code: Exit.readFailed)
         }
-        let nl = kernel.statistics
-        rt.logger.debug("netlink statistics", metadata: [
-            "messages_sent": "\(nl.messagesSent)", "messages_received": "\(nl.messagesReceived)", "bytes_sent": "\(nl.bytesSent)",
-            "bytes_received": "\(nl.bytesReceived)", "send_calls": "\(nl.sendCalls)", "receive_calls": "\(nl.receiveCalls)",
-        ])
         logReport(report, logger: rt.logger, trigger: "sync")
         for r in report.plan.refused { logRefusal(r, logger: rt.logger) }
         let nl = kernel.statistics
