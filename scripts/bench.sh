@@ -44,6 +44,7 @@ fi
 if [ "$build" = 1 ]; then
     swift build -c release --product metadata-route-agent
     swift build -c release --product neutron-standin
+    swift build -c release --product mra-bench
 fi
 bin="$(swift build -c release --show-bin-path)"
 for b in metadata-route-agent neutron-standin; do

@@ -382,6 +382,11 @@ def render(results, info, args):
         ratio = lambda x: f"{a_s / x:.2f}×" if a_s is not None and x else "–"
         add(f"| {r['n']:,} | {r['batch_routes']:,} | {r['batch_nexthops']:,} | {'–' if a_s is None else f'{a_s:.3f}'} | "
             f"{'–' if nh is None else f'{nh:.3f}'} | {ratio(nh)} | {'–' if cl is None else f'{cl:.3f}'} | {ratio(cl)} |")
+    if info.get("mra_bench_kernel"):
+        add("")
+        add("`mra-bench kernel` (Netlink module alone vs `ip -batch`, N routes each via its own gateway):")
+        add("")
+        lines += info["mra_bench_kernel"]
     add("")
     add("Goals:")
     for r in results:
@@ -441,6 +446,14 @@ def main():
             bench_size(args, n, workdir, results)
         if args.reference:
             results.append(r)
+        mra_bench = os.path.join(args.bin, "mra-bench")
+        if os.access(mra_bench, os.X_OK):
+            counts = sorted({min(3 * int(x), 100_000) for x in args.sizes.split(",") if x})
+            print(f"mra-bench kernel --counts {','.join(map(str, counts))} (the Netlink module alone, one gateway per route)")
+            out = subprocess.run([mra_bench, "kernel", "--counts", ",".join(map(str, counts))], capture_output=True, text=True)
+            with open(os.path.join(workdir, "mra-bench-kernel.txt"), "w") as f:
+                f.write(out.stdout + out.stderr)
+            info["mra_bench_kernel"] = [l for l in out.stdout.splitlines() if l.startswith("|")]
     finally:
         info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         with open(os.path.join(workdir, "results.json"), "w") as f:
