@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "metadata-route-agent", targets: ["metadata-route-agent"]),
+        .executable(name: "neutron-standin", targets: ["neutron-standin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,6 +59,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
+        // A generated-cloud Neutron for the benchmark (scripts/bench.sh), serving TestSupport's NeutronStandIn.
+        .executableTarget(name: "neutron-standin", dependencies: ["TestSupport"]),
         // Test support: a scripted HTTP server (fixtures, Neutron stand-in) and namespace helpers.
         .target(name: "TestSupport", dependencies: [
             "Model",

@@ -89,9 +89,21 @@ public struct Reconciler: Sendable {
 
     /// The plan for `snapshot` against the kernel now; with `apply`, carries it out.
     public func reconcile(snapshot: CloudSnapshot, apply: Bool) throws(ReconcileError) -> ReconcileReport {
+        let clock = ContinuousClock()
+        let start = clock.now
         let view = try readKernel()
+        let read = clock.now
         let plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        let planned = clock.now
+        func logTimings(applied: ContinuousClock.Instant) {
+            func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
+            logger.debug("reconcile timings", metadata: [
+                "kernel_read_ms": "\(ms(read - start))", "plan_ms": "\(ms(planned - read))", "apply_ms": "\(ms(applied - planned))",
+                "operations": "\(plan.operations.count)", "kernel_routes": "\(view.routes.count)", "kernel_nexthops": "\(view.nexthops.count)",
+            ])
+        }
         guard apply, !plan.operations.isEmpty else {
+            logTimings(applied: planned)
             return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
                                    nexthopObjects: useNexthopObjects, dryRun: !apply)
         }
@@ -101,6 +113,7 @@ public struct Reconciler: Sendable {
         } catch {
             throw .kernel("\(error)")
         }
+        logTimings(applied: clock.now)
         return report(plan: plan, view: view, results: results)
     }
 

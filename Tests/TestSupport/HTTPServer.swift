@@ -120,8 +120,8 @@ public final class ScriptedHTTPServer: Sendable {
         self.connections = connections
     }
 
-    /// Binds 127.0.0.1 on an ephemeral port and starts answering with `handler`; HTTPS when `tls` is given.
-    public static func start(tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
+    /// Binds 127.0.0.1 on `port` (0: an ephemeral port) and starts answering with `handler`; HTTPS when `tls` is given.
+    public static func start(port: Int = 0, tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws -> ScriptedHTTPServer {
         let log = RequestLog()
         let connections = ConnectionSet()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -139,10 +139,10 @@ public final class ScriptedHTTPServer: Sendable {
                     try child.pipeline.syncOperations.addHandler(ScriptedHTTPHandler(handler: handler, log: log))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: port)
             .get()
-        let port = channel.localAddress?.port ?? 0
-        return ScriptedHTTPServer(port: port, scheme: tls == nil ? "http" : "https", serverChannel: channel, log: log,
+        let boundPort = channel.localAddress?.port ?? 0
+        return ScriptedHTTPServer(port: boundPort, scheme: tls == nil ? "http" : "https", serverChannel: channel, log: log,
                                   connections: connections)
     }
 
