@@ -5,10 +5,16 @@ import Model
 struct PrefixIndex<Value> {
     private var exact: [IPPrefix: [Value]] = [:]
     private var sorted: [IPPrefix] = []
+    /// The prefix lengths present, per family, ascending: ancestors are looked up only at these
+    /// (a handful) instead of at every length up to the query's (65 hash lookups for a /64).
+    private var lengthsV4: [Int] = []
+    private var lengthsV6: [Int] = []
 
     init(_ items: some Sequence<(IPPrefix, Value)>) {
         for (p, v) in items { exact[p, default: []].append(v) }
         sorted = exact.keys.sorted()
+        lengthsV4 = Set(sorted.filter { $0.family == .v4 }.map(\.length)).sorted()
+        lengthsV6 = Set(sorted.filter { $0.family == .v6 }.map(\.length)).sorted()
     }
 
     var isEmpty: Bool { sorted.isEmpty }
@@ -16,7 +22,8 @@ struct PrefixIndex<Value> {
     /// Every stored (prefix, value) whose prefix equals, contains or lies inside `prefix`.
     func overlapping(_ prefix: IPPrefix) -> [(IPPrefix, Value)] {
         var out: [(IPPrefix, Value)] = []
-        for length in 0...prefix.length {
+        for length in prefix.family == .v4 ? lengthsV4 : lengthsV6 {
+            if length > prefix.length { break }
             guard let a = IPPrefix(address: prefix.address, length: length), let values = exact[a] else { continue }
             for v in values { out.append((a, v)) }
         }
