@@ -13,10 +13,13 @@ build:
 release:
 	$(SWIFT) build -c release --product metadata-route-agent
 
+# As root, the Debian packages the demo and the tests need are installed first (idempotent, quick when present).
 demo: build
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/setup-deps.sh base; fi
 	bash scripts/demo.sh
 
 test:
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/setup-deps.sh; fi
 	bash scripts/run-tests.sh
 
 unit:
