@@ -48,6 +48,8 @@ public struct Settings: Sendable, Hashable {
     public var logLevel: String = "info"
     public var pageSize = 1000
     public var requestTimeout: Double = 30
+    /// Seconds one whole read of Neutron may take, retries included.
+    public var readTimeout: Double = 90
 
     public init() {}
 
@@ -84,6 +86,8 @@ public struct Settings: Sendable, Hashable {
         if let allowed = allowedPrefixes, allowed.isEmpty { throw ConfigError("allowed-prefix needs at least one prefix") }
         if let address = metricsAddress { _ = try HostPort.parse(address) }
         if !(1...100_000).contains(pageSize) { throw ConfigError("page-size must be 1-100000") }
+        if !(requestTimeout > 0) { throw ConfigError("request-timeout must be more than 0 seconds") }
+        if !(readTimeout > 0) { throw ConfigError("read-timeout must be more than 0 seconds") }
     }
 }
 
@@ -143,7 +147,7 @@ extension Settings {
         "os-cloud", "snapshot", "table", "protocol", "allowed-prefix", "protected-prefix",
         "min-prefix-length-v4", "min-prefix-length-v6", "external-network", "project", "router-tag",
         "require-snat-disabled", "address-scope", "nexthop-mode", "netns", "interval", "max-backoff",
-        "metrics-address", "cleanup-on-exit", "log-format", "log-level", "page-size", "request-timeout",
+        "metrics-address", "cleanup-on-exit", "log-format", "log-level", "page-size", "request-timeout", "read-timeout",
     ]
 
     /// Settings from an optional YAML file, then the command line's flags on top.
@@ -271,6 +275,7 @@ extension Settings {
             logLevel = t
         case "page-size": pageSize = try int(Int.self)
         case "request-timeout": requestTimeout = try double()
+        case "read-timeout": readTimeout = try double()
         default: throw ConfigError("unknown setting '\(key)'")
         }
     }

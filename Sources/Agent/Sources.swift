@@ -50,6 +50,38 @@ public struct SnapshotFileSource: SnapshotSource {
     }
 }
 
+/// Bounds a whole read (every request, retry and backoff of it): a Neutron that accepts connections but
+/// never answers cannot hold a `sync` or a daemon cycle for minutes. On expiry the read is cancelled and
+/// fails like any other read, so the kernel stays as it is.
+public struct DeadlineSource: SnapshotSource {
+    public let inner: any SnapshotSource
+    public let timeout: Duration
+    public var label: String { inner.label }
+
+    public init(_ inner: any SnapshotSource, timeout: Duration) {
+        self.inner = inner
+        self.timeout = timeout
+    }
+
+    public func read() async throws -> CloudSnapshot {
+        let inner = self.inner, timeout = self.timeout
+        return try await withThrowingTaskGroup(of: CloudSnapshot?.self) { group in
+            group.addTask { try await inner.read() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let snapshot = first else {
+                throw SourceError("no complete read of Neutron within \(timeout.formatted(.units(allowed: [.seconds], width: .wide))) (read-timeout); the read was abandoned")
+            }
+            return snapshot
+        }
+    }
+
+    public func close() async { await inner.close() }
+}
+
 /// A read of Neutron's state failed.
 public struct SourceError: Error, Sendable, CustomStringConvertible {
     public let description: String

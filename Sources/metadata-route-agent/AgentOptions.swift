@@ -59,6 +59,9 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Seconds a Neutron or Keystone request may take (default: 30).", valueName: "s"))
     var requestTimeout: Double?
 
+    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Seconds one whole read of Neutron may take, retries included (default: 90).", valueName: "s"))
+    var readTimeout: Double?
+
     @Option(name: .customLong("log-format"), help: ArgumentHelp("logfmt (default) or json, to stderr.", valueName: "format"))
     var logFormat: String?
 
@@ -88,6 +91,7 @@ struct AgentOptions: ParsableArguments {
         put("netns", netns)
         put("page-size", pageSize.map { "\($0)" })
         put("request-timeout", requestTimeout.map { "\($0)" })
+        put("read-timeout", readTimeout.map { "\($0)" })
         put("log-format", logFormat)
         put("log-level", logLevel)
         return o

@@ -76,7 +76,7 @@ struct Runtime {
         options.requestTimeout = .seconds(settings.requestTimeout)
         do {
             let client = try NeutronClient(config: config, options: options, logger: logger)
-            return NeutronAPISource(client: client, label: config.source)
+            return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(settings.readTimeout))
         } catch {
             throw fail("\(error)", code: Exit.usage)
         }

@@ -63,6 +63,18 @@ import Testing
         #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="neutron_error"} 1"#))
     }
 
+    @Test func aReadThatNeverFinishesIsAbandonedAtTheReadTimeout() async throws {
+        let slow = ScriptedSource(sampleCloud())
+        slow.delay.withLock { $0 = .seconds(30) }
+        let start = ContinuousClock.now
+        await #expect { try await DeadlineSource(slow, timeout: .milliseconds(200)).read() } throws: { error in
+            "\(error)".contains("read-timeout")
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let fast = ScriptedSource(sampleCloud())
+        #expect(try await DeadlineSource(fast, timeout: .seconds(5)).read() == sampleCloud())
+    }
+
     @Test func aKernelUnreadableDuringAReconcileIsReportedAndChangesNothing() async throws {
         let r = try rig()
         r.kernel.failReads("EPERM")

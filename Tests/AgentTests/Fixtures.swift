@@ -64,8 +64,13 @@ final class ScriptedSource: SnapshotSource {
     func fail(_ message: String?) { state.withLock { $0.failure = message } }
     var reads: Int { state.withLock { $0.reads } }
 
+    /// How long each read takes (a Neutron that is slow or never answers).
+    let delay = Mutex<Duration>(.zero)
+
     func read() async throws -> CloudSnapshot {
-        try state.withLock { s in
+        let d = delay.withLock { $0 }
+        if d > .zero { try await Task.sleep(for: d) }
+        return try state.withLock { s in
             s.reads += 1
             if let f = s.failure { throw SourceError(f) }
             return s.snapshot

@@ -31,7 +31,7 @@ struct Sync: AsyncParsableCommand {
         let reconciler = try rt.reconciler(kernel: kernel)
         let source = try rt.source()
         let snapshot = try await rt.read(source)
-        let api = (source as? NeutronAPISource)?.client.statistics
+        let api = ((source as? DeadlineSource)?.inner as? NeutronAPISource)?.client.statistics
         await source.close()
         if let path = writeSnapshot {
             do {
