@@ -38,6 +38,14 @@ import Testing
         #expect(try HostPort.parse(s.metricsAddress!) == HostPort(host: "::1", port: 9100))
     }
 
+    @Test(arguments: ["packaging/config.yaml", "packaging/bird/agent-bgp-mode.yaml"])
+    func theShippedSampleConfigurationsLoad(path: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let s = try Settings.load(configFile: root.appendingPathComponent(path).path, overrides: SettingsOverrides())
+        #expect(s.proto == 200)
+        #expect(s.interval >= 1)
+    }
+
     @Test func anUnknownKeyIsAnErrorThatNamesIt() throws {
         let path = try writeConfig("tabel: 200\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
