@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "metadata-route-agent", dependencies: [
-            "Agent", "Model", "OpenStack",
+            "Agent", "Model", "OpenStack", "RoutePlanner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -82,11 +82,6 @@ public final class AgentMetrics: Sendable {
 
     public func recordSelfHeal() { selfHeal.increment() }
 
-    /// Counts one Neutron or Keystone request (also used by the OpenStack module through the global factory).
-    public func recordNeutronRequest(status: String) {
-        CoreMetrics.Counter(label: "mra_neutron_requests_total", dimensions: [("status", status)], factory: factory).increment()
-    }
-
     private func reconcileResult(_ result: String) {
         CoreMetrics.Counter(label: "mra_reconciles_total", dimensions: [("result", result)], factory: factory).increment()
     }

@@ -134,8 +134,10 @@ public final class InMemoryKernel: RoutingKernel {
                 if let d = dst, let e = s.failures[d] {
                     return KernelWriteError(code: e, name: errnoName(e), description: "\(op.summary): \(errnoName(e))")
                 }
-                if case .addRoute(let r) = op,
-                   s.view.routes.contains(where: { $0.destination == r.destination && $0.table == r.table && ($0.metric ?? 0) == (r.metric ?? 0) }) {
+                if case .addRoute(let r) = op, s.view.routes.contains(where: {
+                    $0.destination == r.destination && $0.table == r.table
+                        && effectiveMetric($0) == effectiveMetric(r.metric, r.destination.family)
+                }) {
                     return KernelWriteError(code: EEXIST, name: "EEXIST", description: "\(op.summary): File exists (EEXIST)")
                 }
                 s.view = simulate([op], on: s.view)

@@ -254,11 +254,11 @@ func routeOrder(_ a: KernelRoute, _ b: KernelRoute) -> Bool {
 }
 
 /// The metric the kernel uses for a route: IPv4 defaults to 0, IPv6 to 1024 (`IP6_RT_PRIO_USER`).
-func effectiveMetric(_ r: KernelRoute) -> UInt32 {
+public func effectiveMetric(_ r: KernelRoute) -> UInt32 {
     effectiveMetric(r.metric, r.destination.family)
 }
 
-func effectiveMetric(_ metric: UInt32?, _ family: AddressFamily) -> UInt32 {
+public func effectiveMetric(_ metric: UInt32?, _ family: AddressFamily) -> UInt32 {
     if let m = metric, m != 0 { return m }
     return family == .v6 ? 1024 : 0
 }

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Model
+import RoutePlanner
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,9 +66,10 @@ struct Check: AsyncParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
+    /// The plan for the kernel view already read (no second dump).
     private func makePlanReport(reconciler: Reconciler, snapshot: CloudSnapshot, view: KernelView) -> String {
-        guard let r = try? reconciler.reconcile(snapshot: snapshot, apply: false) else { return "could not plan" }
-        let c = Dictionary(grouping: r.plan.changes, by: \.action).mapValues(\.count)
-        return "\(r.plan.desired.count) routes wanted: \(c[.add] ?? 0) to add, \(c[.replace] ?? 0) to replace, \(c[.delete] ?? 0) to delete, \(r.plan.refused.count) refused (see plan)"
+        let plan = makePlan(snapshot: snapshot, kernel: view, policy: reconciler.policy)
+        let c = Dictionary(grouping: plan.changes, by: \.action).mapValues(\.count)
+        return "\(plan.desired.count) routes wanted: \(c[.add] ?? 0) to add, \(c[.replace] ?? 0) to replace, \(c[.delete] ?? 0) to delete, \(plan.refused.count) refused (see plan)"
     }
 }
