@@ -59,11 +59,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
-        // A generated-cloud Neutron for the benchmark (scripts/bench.sh), serving TestSupport's NeutronStandIn.
+        // The Neutron stand-in as a process (benchmark, metadata scenario): TestSupport's NeutronStandIn
+        // serving a generated cloud or a snapshot file.
         .executableTarget(name: "neutron-standin", dependencies: ["TestSupport"]),
-        // Test support: a scripted HTTP server (fixtures, Neutron stand-in) and namespace helpers.
+        // Test support: a scripted HTTP server, the Neutron stand-in (its JSON from OpenStack's
+        // NeutronWire) and namespace helpers.
         .target(name: "TestSupport", dependencies: [
-            "Model",
+            "Model", "OpenStack",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -44,6 +44,7 @@ fi
 
 suite "swift test" swift test
 swift build --product metadata-route-agent >/dev/null 2>&1
+swift build --product neutron-standin >/dev/null 2>&1   # the metadata scenario's Neutron
 if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
     [ -f tests/e2e/agent-cli.sh ] && suite "agent CLI in namespaces" bash tests/e2e/agent-cli.sh

@@ -41,7 +41,7 @@ public struct SnapshotFileSource: SnapshotSource {
 
     public func read() async throws -> CloudSnapshot {
         do {
-            return try CloudSnapshot.load(from: path)
+            return try SnapshotFile.load(from: path)
         } catch let e as DecodingError {
             throw SourceError("snapshot file \(path) is not a valid snapshot: \(describe(e))")
         } catch {

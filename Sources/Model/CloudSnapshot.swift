@@ -1,7 +1,10 @@
 import Foundation
 
 /// What the agent reads from Neutron in one cycle: the routers, their interface ports, the subnets
-/// and the networks. It is also the format of a `--snapshot FILE` (JSON, keys as in Neutron's API).
+/// and the networks. Its JSON (`jsonData()`, `Codable`) is the snapshot file format of
+/// `--snapshot FILE` and `--write-snapshot`; most keys are named as in Neutron's API, but Neutron's
+/// own wire format belongs to the OpenStack module (`NeutronWire`), which also reads snapshot files
+/// whose routers are in Neutron's shape (`SnapshotFile`).
 ///
 /// A snapshot is complete or it does not exist: the OpenStack client hands one on only after every
 /// list request of the cycle succeeded and decoded.
@@ -36,12 +39,6 @@ public struct CloudSnapshot: Hashable, Sendable, Codable {
         networks = try c.decodeIfPresent([Network].self, forKey: .networks) ?? []
     }
 
-    /// Reads a snapshot file.
-    public static func load(from path: String) throws -> CloudSnapshot {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(CloudSnapshot.self, from: data)
-    }
-
     /// The snapshot as stable, pretty-printed JSON (sorted keys), as written by `--write-snapshot`.
     public func jsonData() throws -> Data {
         let e = JSONEncoder()
@@ -57,7 +54,7 @@ public struct Router: Hashable, Sendable, Codable {
     public var projectID: String
     public var adminStateUp: Bool
     public var tags: [String]
-    /// Gateway ports: `external_gateway_info` first, then any further ones from `external_gateways`.
+    /// The router's external gateways (`gateways` in a snapshot file; an absent key is none).
     public var gateways: [ExternalGateway]
 
     public init(id: String, name: String = "", projectID: String = "", adminStateUp: Bool = true,
@@ -83,25 +80,7 @@ public struct Router: Hashable, Sendable, Codable {
         projectID = try c.decodeIfPresent(String.self, forKey: .projectID) ?? ""
         adminStateUp = try c.decodeIfPresent(Bool.self, forKey: .adminStateUp) ?? true
         tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
-        if let g = try c.decodeIfPresent([ExternalGateway].self, forKey: .gateways) {
-            gateways = g
-        } else {
-            // Neutron's own shapes, so that a file of raw API objects is a snapshot too:
-            // `external_gateway_info` (object or null), then `external_gateways` (gateway multihoming).
-            var list: [ExternalGateway] = []
-            let raw = try decoder.container(keyedBy: NeutronKeys.self)
-            if let info = try raw.decodeIfPresent(ExternalGateway.self, forKey: .externalGatewayInfo) { list.append(info) }
-            for g in try raw.decodeIfPresent([ExternalGateway].self, forKey: .externalGateways) ?? []
-                where !list.contains(where: { $0.networkID == g.networkID && $0.fixedIPs == g.fixedIPs }) {
-                list.append(g)
-            }
-            gateways = list
-        }
-    }
-
-    enum NeutronKeys: String, CodingKey {
-        case externalGatewayInfo = "external_gateway_info"
-        case externalGateways = "external_gateways"
+        gateways = try c.decodeIfPresent([ExternalGateway].self, forKey: .gateways) ?? []
     }
 }
 

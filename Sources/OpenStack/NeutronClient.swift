@@ -34,14 +34,6 @@ public final class NeutronClient: Sendable {
     let transport: Transport
     let session: KeystoneSession?
 
-    /// Router fields read (`external_gateways` exists with gateway multihoming; unknown fields are ignored by Neutron).
-    static let routerFields = ["id", "name", "project_id", "admin_state_up", "tags", "external_gateway_info", "external_gateways"]
-    static let portFields = ["id", "device_id", "device_owner", "fixed_ips"]
-    static let subnetFields = ["id", "network_id", "cidr", "ip_version", "project_id", "created_at", "subnetpool_id"]
-    /// All networks, not only external ones: the planner needs the external networks, and in
-    /// address-scope mode the address scopes of the tenant networks.
-    static let networkFields = ["id", "name", "router:external", "ipv4_address_scope", "ipv6_address_scope"]
-
     /// - Throws: `OpenStackError.configuration` when the configuration is incomplete.
     public init(config: CloudConfig, options: ClientOptions = .init(), logger: Logger) throws {
         try config.validate()
@@ -87,22 +79,12 @@ public final class NeutronClient: Sendable {
         let start = ContinuousClock.now
         let before = statistics.requests
         let auth = try await currentAuth()
-        let owners = RouterPort.interfaceOwners.map { ("device_owner", $0) }
         var snapshot = CloudSnapshot()
         try await withThrowingTaskGroup(of: Part.self) { group in
-            group.addTask {
-                let routers = try await self.list("routers", NeutronRouter.self, filters: [], fields: Self.routerFields, auth: auth)
-                return .routers(routers.map(\.model))
-            }
-            group.addTask {
-                .ports(try await self.list("ports", RouterPort.self, filters: owners, fields: Self.portFields, auth: auth))
-            }
-            group.addTask {
-                .subnets(try await self.list("subnets", Subnet.self, filters: [], fields: Self.subnetFields, auth: auth))
-            }
-            group.addTask {
-                .networks(try await self.list("networks", Network.self, filters: [], fields: Self.networkFields, auth: auth))
-            }
+            group.addTask { .routers(try await self.list(NeutronWire.routers, WireRouter.self, auth: auth).map(\.model)) }
+            group.addTask { .ports(try await self.list(NeutronWire.ports, WirePort.self, auth: auth).map(\.model)) }
+            group.addTask { .subnets(try await self.list(NeutronWire.subnets, WireSubnet.self, auth: auth).map(\.model)) }
+            group.addTask { .networks(try await self.list(NeutronWire.networks, WireNetwork.self, auth: auth).map(\.model)) }
             for try await part in group {
                 switch part {
                 case .routers(let r): snapshot.routers = r
@@ -122,10 +104,11 @@ public final class NeutronClient: Sendable {
 
     /// Authenticates (unless `auth_type: none`), finds the network endpoint and lists one router, to
     /// prove that the credentials work and Neutron answers. Returns a one-line account without secrets.
-    public func checkAuthentication() async throws -> String {
+    /// Only the tests use it.
+    func checkAuthentication() async throws -> String {
         let auth = try await currentAuth()
         let start = ContinuousClock.now
-        _ = try await list("routers", NeutronRouter.self, filters: [], fields: ["id", "admin_state_up"], auth: auth, onePage: true, limit: 1)
+        _ = try await list(NeutronWire.routers, WireRouter.self, fields: ["id", "admin_state_up"], auth: auth, onePage: true, limit: 1)
         let ms = Transport.milliseconds(ContinuousClock.now - start)
         return "\(auth.summary); network endpoint \(redactURL(auth.endpoint)) answered in \(ms) ms (\(config.source))"
     }
@@ -138,12 +121,14 @@ public final class NeutronClient: Sendable {
 
     // MARK: - Lists
 
-    /// All items of a collection, following next links.
-    func list<Item: Decodable & Sendable>(_ collection: String, _ type: Item.Type, filters: [(String, String)], fields: [String],
+    /// All items of a collection, following next links: the resource's filters, and its requested
+    /// fields unless `fields` names others.
+    func list<Item: Decodable & Sendable>(_ resource: NeutronWire.Resource, _ type: Item.Type, fields: [String]? = nil,
                                           auth initial: AuthState, onePage: Bool = false, limit: Int? = nil) async throws -> [Item] {
+        let collection = resource.collection
         let path = "/v2.0/" + collection
-        var items: [(String, String)] = filters
-        items += fields.map { ("fields", $0) }
+        var items: [(String, String)] = resource.filters
+        items += (fields ?? resource.requestedFields).map { ("fields", $0) }
         items.append(("limit", String(limit ?? options.pageSize)))
         var query = Self.encodeQuery(items)
         var auth = initial
@@ -256,47 +241,5 @@ struct ListPage<Item: Decodable>: Decodable {
         items = try c.decode([Item].self, forKey: AnyKey(name))
         let links = try c.decodeIfPresent([Link].self, forKey: AnyKey(name + "_links")) ?? []
         next = links.first(where: { $0.rel == "next" })?.href
-    }
-}
-
-/// A router as Neutron lists it; `model` folds both gateway fields into `Router.gateways`.
-struct NeutronRouter: Decodable, Sendable {
-    struct Gateway: Decodable, Sendable {
-        let networkID: String
-        let enableSNAT: Bool?
-        let fixedIPs: [FixedIP]
-        enum CodingKeys: String, CodingKey {
-            case networkID = "network_id"
-            case enableSNAT = "enable_snat"
-            case fixedIPs = "external_fixed_ips"
-        }
-        var model: ExternalGateway { ExternalGateway(networkID: networkID, enableSNAT: enableSNAT, fixedIPs: fixedIPs) }
-    }
-
-    let id: String
-    let name: String?
-    let projectID: String?
-    let adminStateUp: Bool
-    let tags: [String]?
-    let gatewayInfo: Gateway?
-    let gateways: [Gateway]?
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, tags
-        case projectID = "project_id"
-        case adminStateUp = "admin_state_up"
-        case gatewayInfo = "external_gateway_info"
-        case gateways = "external_gateways"
-    }
-
-    var model: Router {
-        var all: [ExternalGateway] = []
-        for g in [gatewayInfo].compactMap({ $0 }) + (gateways ?? []) {
-            let m = g.model
-            if !all.contains(where: { $0.networkID == m.networkID && Set($0.fixedIPs) == Set(m.fixedIPs) }) {
-                all.append(m)
-            }
-        }
-        return Router(id: id, name: name ?? "", projectID: projectID ?? "", adminStateUp: adminStateUp, tags: tags ?? [], gateways: all)
     }
 }

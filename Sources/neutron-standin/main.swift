@@ -1,49 +1,65 @@
 import Foundation
 import TestSupport
 
-// neutron-standin --routers N [--port P] [--max-page M]
-// Serves a generated cloud of N routers as Neutron's API on 127.0.0.1:P (see NeutronStandIn).
-// Prints one line "listening http://127.0.0.1:P routers=N routes=R nexthops=H" once ready.
+// neutron-standin (--routers N | --snapshot FILE) [--port P] [--max-page M]
+// Serves a generated cloud of N routers, or a snapshot file (read again whenever it changes), as
+// Neutron's API on 127.0.0.1:P (see TestSupport's NeutronStandIn, also for its /_control/ endpoints).
+// Prints one line "listening http://127.0.0.1:P …" once ready.
 
-let usage = "usage: neutron-standin --routers N [--port P (default 9696, 0 = any)] [--max-page M (default 1000, 0 = none)]"
+let usage = """
+    usage: neutron-standin (--routers N | --snapshot FILE) [--port P (default 9696, 0 = any)] [--max-page M (default 1000, 0 = none)]
+    """
+func fail(_ message: String, _ status: Int32 = 64) -> Never {
+    FileHandle.standardError.write(Data("neutron-standin: \(message)\n".utf8))
+    exit(status)
+}
+
 var routers: Int?
+var snapshotPath: String?
 var port = 9696
 var maxPage = 1000
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     func value() -> Int {
-        guard let v = args.popFirst(), let n = Int(v), n >= 0 else {
-            FileHandle.standardError.write(Data("neutron-standin: \(a) needs a non-negative number\n\(usage)\n".utf8))
-            exit(64)
-        }
+        guard let v = args.popFirst(), let n = Int(v), n >= 0 else { fail("\(a) needs a non-negative number\n\(usage)") }
         return n
     }
     switch a {
     case "--routers": routers = value()
+    case "--snapshot":
+        guard let v = args.popFirst() else { fail("--snapshot needs a file\n\(usage)") }
+        snapshotPath = v
     case "--port": port = value()
     case "--max-page": maxPage = value()
     case "-h", "--help": print(usage); exit(0)
-    default:
-        FileHandle.standardError.write(Data("neutron-standin: unknown argument \(a)\n\(usage)\n".utf8))
-        exit(64)
+    default: fail("unknown argument \(a)\n\(usage)")
     }
 }
-guard let routers, routers <= 60_000 else {
-    FileHandle.standardError.write(Data("neutron-standin: --routers N (at most 60000) is required\n\(usage)\n".utf8))
-    exit(64)
+
+let standIn: NeutronStandIn
+switch (routers, snapshotPath) {
+case (let n?, nil):
+    guard n <= 60_000 else { fail("--routers is at most 60000\n\(usage)") }
+    standIn = NeutronStandIn(routers: n, maxPageSize: maxPage == 0 ? nil : maxPage)
+case (nil, let path?):
+    guard FileManager.default.isReadableFile(atPath: path) else { fail("cannot read the snapshot file \(path)", 66) }
+    standIn = NeutronStandIn(snapshotFile: path, maxPageSize: maxPage == 0 ? nil : maxPage)
+default:
+    fail("give either --routers N or --snapshot FILE\n\(usage)")
 }
 
-let standIn = NeutronStandIn(routers: routers, maxPageSize: maxPage == 0 ? nil : maxPage)
 let server: ScriptedHTTPServer
 do {
     server = try await standIn.start(port: port)
 } catch {
-    FileHandle.standardError.write(Data("neutron-standin: cannot listen on 127.0.0.1:\(port): \(error)\n".utf8))
-    exit(1)
+    fail("cannot listen on 127.0.0.1:\(port): \(error)", 1)
 }
-let cloud = standIn.cloud
-FileHandle.standardOutput.write(Data(
-    "listening \(server.baseURL) routers=\(cloud.routers.count) routes=\(cloud.expectedRoutes) nexthops=\(cloud.expectedNexthops)\n".utf8))
+let ready = if let cloud = standIn.cloud {
+    "routers=\(cloud.routers.count) routes=\(cloud.expectedRoutes) nexthops=\(cloud.expectedNexthops)"
+} else {
+    "snapshot=\(snapshotPath ?? "")"
+}
+FileHandle.standardOutput.write(Data("listening \(server.baseURL) \(ready)\n".utf8))
 while true {
     try? await Task.sleep(for: .seconds(3600))
 }

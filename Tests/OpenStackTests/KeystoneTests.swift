@@ -96,10 +96,7 @@ struct KeystoneTests {
     }
 
     @Test func authTypeNoneSendsNoTokenAndAsksNoKeystone() async throws {
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 2))
-        let server = try await ScriptedHTTPServer.start { request in
-            neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
-        }
+        let server = try await NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 2)).start()
         defer { Task { await server.shutdown() } }
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = server.baseURL

@@ -86,7 +86,7 @@ struct NeutronReadTests {
     /// Requests one read takes with server-forced pages of 500 (`pagination_max_limit`).
     @Test(.serialized, arguments: [(10, 4), (500, 8), (1000, 12)])
     func oneReadTakesFourRequestsPlusOnePerExtraPage(routers: Int, expected: Int) async throws {
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: routers), maxPageSize: 500)
+        let neutron = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: routers), maxPageSize: 500)
         try await withCloud(neutron: neutron) { cloud, client in
             let start = ContinuousClock.now
             let s = try await client.readSnapshot()
@@ -124,10 +124,7 @@ struct NeutronReadTests {
 
     @Test(arguments: ["", "/", "/v2.0", "/v2.0/"])
     func theEndpointMayEndInVersionOrSlash(suffix: String) async throws {
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 3), maxPageSize: 2)
-        let server = try await ScriptedHTTPServer.start { request in
-            neutron.respond(to: request, linkBase: "http://127.0.0.1:9696") ?? .json("{}", status: 404)
-        }
+        let server = try await NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 3), maxPageSize: 2).start()
         defer { Task { await server.shutdown() } }
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = server.baseURL + suffix

@@ -48,12 +48,9 @@ struct ResilienceTests {
     }
 
     @Test func a5xxIsRetriedAndThenSucceeds() async throws {
-        let counter = Counter()
-        try await withCloud { cloud, client in
-            await cloud.state.setOverride { request, _ in
-                guard request.path == "/v2.0/ports", counter.next("ports") <= 2 else { return nil }
-                return .json(#"{"NeutronError": {"message": "boom"}}"#, status: 503)
-            }
+        let neutron = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 3))
+        try await withCloud(neutron: neutron) { _, client in
+            neutron.addFault(.init(path: "/v2.0/ports", count: 2, status: 503))
             let s = try await client.readSnapshot()
             #expect(s.ports.count == 3)
             #expect(client.statistics.retries == 2)
@@ -111,12 +108,9 @@ struct ResilienceTests {
     }
 
     @Test func aDroppedConnectionIsRetried() async throws {
-        let counter = Counter()
-        try await withCloud { cloud, client in
-            await cloud.state.setOverride { request, _ in
-                guard request.path == "/v2.0/routers", counter.next("r") == 1 else { return nil }
-                return .drop
-            }
+        let neutron = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 3))
+        try await withCloud(neutron: neutron) { _, client in
+            neutron.addFault(.init(path: "/v2.0/routers", count: 1, drop: true))
             let s = try await client.readSnapshot()
             #expect(s.routers.count == 3)
             #expect(client.statistics.requestsByStatus["error"] == 1)
@@ -128,13 +122,9 @@ struct ResilienceTests {
         var options = fastOptions
         options.requestTimeout = .seconds(1)
         options.maxRetries = 1
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 1))
-        let server = try await ScriptedHTTPServer.start { request in
-            if request.path == "/v2.0/routers" {
-                return ScriptedResponse(status: 200, headers: [], body: Array(#"{"routers": []}"#.utf8), delay: .seconds(6))
-            }
-            return neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
-        }
+        let neutron = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 1))
+        neutron.addFault(.init(path: "/v2.0/routers", count: nil, delay: .seconds(6)))
+        let server = try await neutron.start()
         defer { Task { await server.shutdown() } }
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = server.baseURL
@@ -212,10 +202,7 @@ struct ResilienceTests {
 @Suite("Client lifecycle", .timeLimit(.minutes(2)))
 struct LifecycleTests {
     @Test func aClientDroppedWithoutShutdownDoesNotTrapAndShutdownTwiceIsHarmless() async throws {
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 1))
-        let server = try await ScriptedHTTPServer.start { request in
-            neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
-        }
+        let server = try await NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 1)).start()
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = server.baseURL
         do {

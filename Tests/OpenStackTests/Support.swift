@@ -82,7 +82,7 @@ final class FakeCloud: Sendable {
         var tokenLifetime: TimeInterval = 3600
         /// Neutron answers: a custom responder first; nil falls through to `neutron`.
         var neutronOverride: (@Sendable (ScriptedRequest, Int) -> ScriptedResponse?)?
-        var neutron: FakeNeutron?
+        var neutron: NeutronStandIn?
         var neutronRequestCount = 0
         var validTokens: Set<String> = []
         var keystoneStatus = 201
@@ -92,7 +92,7 @@ final class FakeCloud: Sendable {
         var identityBodies: [String] = []
 
         func setOverride(_ f: (@Sendable (ScriptedRequest, Int) -> ScriptedResponse?)?) { neutronOverride = f }
-        func setNeutron(_ n: FakeNeutron?) { neutron = n }
+        func setNeutron(_ n: NeutronStandIn?) { neutron = n }
         func setTokenLifetime(_ t: TimeInterval) { tokenLifetime = t }
         func setKeystoneStatus(_ s: Int) { keystoneStatus = s }
         func setCatalogPrefix(_ p: String) { catalogPrefix = p }
@@ -117,7 +117,7 @@ final class FakeCloud: Sendable {
         self.state = state
     }
 
-    static func start(neutron: FakeNeutron? = nil) async throws -> FakeCloud {
+    static func start(neutron: NeutronStandIn? = nil) async throws -> FakeCloud {
         let state = State()
         await state.setNeutron(neutron)
         let tokenTemplate = try Fixtures.text("keystone/token-password.json")
@@ -132,10 +132,11 @@ final class FakeCloud: Sendable {
             guard await state.isValid(request.header("X-Auth-Token")) else {
                 return .json(#"{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}"#, status: 401)
             }
-            if let neutron = await state.neutron, let r = neutron.respond(to: request, linkBase: base) { return r }
+            if let neutron = await state.neutron { return neutron.respond(to: request) }
             return .json(#"{"NeutronError": {"type": "HTTPNotFound", "message": "The resource could not be found.", "detail": ""}}"#, status: 404)
         }
         box.base = server.baseURL
+        neutron?.setLinkBase(server.baseURL)
         return FakeCloud(server: server, state: state)
     }
 
@@ -226,7 +227,7 @@ let fastOptions = ClientOptions(connectTimeout: .seconds(10), requestTimeout: .s
                                 backoffBase: .milliseconds(1), backoffCap: .milliseconds(5), retryAfterCap: .seconds(2))
 
 /// Runs `body` with a started client and cloud, shutting both down afterwards (also on failure).
-func withCloud<T>(neutron: FakeNeutron? = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 3)),
+func withCloud<T>(neutron: NeutronStandIn? = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 3)),
                   auth: AuthType = .password, options: ClientOptions = fastOptions, logs: CapturedLogs = CapturedLogs(),
                   configure: (inout CloudConfig) -> Void = { _ in },
                   _ body: (FakeCloud, NeutronClient) async throws -> T) async throws -> T {

@@ -9,10 +9,11 @@ struct TLSTests {
     func read(_ configure: (inout CloudConfig, TestCertificate) -> Void) async throws -> Result<Int, OpenStackError> {
         let cert = try await TestCertificate.generate()
         defer { cert.remove() }
-        let neutron = FakeNeutron(snapshot: FakeNeutron.generatedCloud(routers: 2))
+        let neutron = NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 2))
         let server = try await ScriptedHTTPServer.start(tls: try cert.serverContext()) { request in
-            neutron.respond(to: request, linkBase: "") ?? .json("{}", status: 404)
+            neutron.respond(to: request)
         }
+        neutron.setLinkBase(server.baseURL)
         var config = CloudConfig(authType: .none)
         config.networkEndpointOverride = server.baseURL
         configure(&config, cert)

@@ -62,14 +62,18 @@ public struct ScriptedResponse: Sendable {
     public var delay: Duration
     /// Close the connection without answering (a connection error for the client).
     public var dropConnection: Bool
+    /// Announce the whole body (`Content-Length`) but send only its first N bytes, then close the
+    /// connection: a body cut off in transit.
+    public var truncateAfter: Int?
 
     public init(status: Int = 200, headers: [(String, String)] = [], body: [UInt8] = [], delay: Duration = .zero,
-                dropConnection: Bool = false) {
+                dropConnection: Bool = false, truncateAfter: Int? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
         self.delay = delay
         self.dropConnection = dropConnection
+        self.truncateAfter = truncateAfter
     }
 
     public static func json(_ text: String, status: Int = 200, headers: [(String, String)] = []) -> ScriptedResponse {
@@ -219,6 +223,13 @@ final class ScriptedHTTPHandler: ChannelInboundHandler {
                 if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
                 let status = HTTPResponseStatus(statusCode: response.status)
                 context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil)
+                if let cut = response.truncateAfter, cut < response.body.count {
+                    let part = ByteBuffer(bytes: response.body.prefix(max(0, cut)))
+                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(part)))).whenComplete { _ in
+                        bound.value.close(promise: nil)
+                    }
+                    return
+                }
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
                 let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
                 if !keepAlive {

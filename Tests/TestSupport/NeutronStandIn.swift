@@ -1,22 +1,33 @@
 import Foundation
+import Model
+import OpenStack
 import Synchronization
 
-/// A Neutron stand-in for benchmarks and scale tests: serves a generated `StandInCloud` of N routers
-/// through Neutron's list API, on `ScriptedHTTPServer`, fast enough not to be what is measured.
+/// The Neutron stand-in of every test and of the benchmark: serves a cloud through Neutron's API on
+/// `ScriptedHTTPServer`, the way a real neutron-server answers (see shared/fixtures/neutron/), fast
+/// enough not to be what is measured. The cloud is a generated one (`StandInCloud`, N routers), a
+/// `CloudSnapshot`, or a snapshot file that is read again whenever it changes (so a test changes
+/// "Neutron" by rewriting the file). Objects are written field by field from `NeutronWire`'s table;
+/// queries are parsed with the stand-in's own code, never the client's.
 ///
-/// - `GET /v2.0/{routers|ports|subnets|networks}` with `fields=` (projection), filters (`device_owner`,
-///   `device_id`, `id`, `network_id`, `router:external`… repeated = OR; any other filter is a 400,
-///   as with Neutron's filter validation), `limit` + `marker` paging with `<collection>_links`
-///   (`next` whenever a page is full, so a full last page links to an empty one, as Neutron does),
-///   and a server-forced page size (`maxPageSize`, Neutron's `pagination_max_limit`);
-/// - `GET /v2.0/{collection}/{id}` (one object, for the per-router method of 2013);
-/// - admin endpoints, never counted: `GET /_standin/stats` (requests and body bytes served),
-///   `POST /_standin/reset` (zero the counters), `POST /_standin/churn?percent=1` (change the
-///   cloud, answer what changed and what an agent should write), `GET /_standin/cloud`.
+/// - `GET …/v2.0/{routers|ports|subnets|networks}` with `fields=` (projection; unknown names
+///   ignored), filters on any scalar field of the table (`device_owner`, `device_id`, `id`,
+///   `network_id`, `project_id`, `router:external=True`…; repeated = OR; any other is a 400, as with
+///   Neutron's filter validation), `limit` + `marker` paging with `<collection>_links` (`next`
+///   whenever a page is full, so a full last page links to an empty one, as Neutron does; an unknown
+///   marker is a 404), and a server-forced page size (`maxPageSize`, Neutron's `pagination_max_limit`);
+/// - `GET …/v2.0/{collection}/{id}`: one object, or a 404 with Neutron's error body;
+/// - faults (`Fault`): a status, a delay, a body cut off in transit or a dropped connection, for the
+///   next N requests to a path;
+/// - control endpoints, never counted (`/_control/…`): `GET stats` (requests and body bytes served),
+///   `POST reset` (zero the counters, clear the faults), `POST fault?path=/v2.0/ports&count=2&status=503`
+///   (also `delay_ms=`, `truncate=BYTES`, `drop=1`), `POST snapshot` (body: a snapshot to serve from
+///   now on) or `POST snapshot?path=FILE`, `POST churn?percent=1` (generated clouds: change the cloud,
+///   answer what changed and what an agent should write), `GET cloud`.
 ///
 /// Responses are cached by their normalised request, and the pages of the agent's own read
-/// (`NeutronClient`'s field lists with `limit=1000`) are rendered before the first request and
-/// again after each churn.
+/// (`NeutronWire`'s fields and filters with `limit=1000`) are rendered before the first request and
+/// again after each change.
 ///
 /// ```swift
 /// let standIn = NeutronStandIn(routers: 10_000, maxPageSize: 1000)
@@ -24,7 +35,7 @@ import Synchronization
 /// // OS_AUTH_TYPE=none OS_NETWORK_ENDPOINT_OVERRIDE=\(server.baseURL)/ metadata-route-agent sync …
 /// ```
 public final class NeutronStandIn: Sendable {
-    /// Counters of Neutron API requests (admin endpoints excluded).
+    /// Counters of Neutron API requests (control endpoints excluded).
     public struct Counters: Sendable, Codable, Equatable {
         public var requests = 0
         public var bytes = 0
@@ -38,11 +49,72 @@ public final class NeutronStandIn: Sendable {
         }
     }
 
+    /// A fault for the next `count` Neutron requests whose path starts with `path` (every request
+    /// when `path` is empty; for ever when `count` is nil). The first fault that matches applies.
+    public struct Fault: Sendable, Equatable {
+        public var path: String
+        public var count: Int?
+        /// Answer with this status and a NeutronError body instead of the resource.
+        public var status: Int?
+        /// Wait this long before answering.
+        public var delay: Duration
+        /// Send only this many bytes of the body, then close the connection.
+        public var truncateAfter: Int?
+        /// Close the connection without an answer.
+        public var drop: Bool
+
+        public init(path: String = "", count: Int? = 1, status: Int? = nil, delay: Duration = .zero, truncateAfter: Int? = nil,
+                    drop: Bool = false) {
+            self.path = path
+            self.count = count
+            self.status = status
+            self.delay = delay
+            self.truncateAfter = truncateAfter
+            self.drop = drop
+        }
+    }
+
+    /// Where the served cloud comes from.
+    enum Source: Sendable {
+        case generated(StandInCloud)
+        case snapshot
+        /// A file, with what it looked like when last read.
+        case file(path: String, stamp: FileStamp?)
+    }
+
+    struct FileStamp: Equatable, Sendable {
+        var modified: Date?
+        var size: Int?
+        var inode: Int?
+
+        init?(_ path: String) {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+            modified = a[.modificationDate] as? Date
+            size = (a[.size] as? NSNumber)?.intValue
+            inode = (a[.systemFileNumber] as? NSNumber)?.intValue
+        }
+    }
+
     struct State {
-        var cloud: StandInCloud
+        var source: Source
+        /// What is served: every collection sorted by ID.
+        var cloud = Served(CloudSnapshot())
+        /// Why the snapshot file cannot be served (a 500 for every request), if it cannot.
+        var fileError: String?
         var cache: [String: ScriptedResponse] = [:]
         var counters = Counters()
+        var faults: [Fault] = []
         var linkBase = "http://127.0.0.1"
+    }
+
+    /// The four collections, sorted by ID (Neutron's paging order; `index(of:)` searches them).
+    struct Served: Sendable {
+        var snapshot: CloudSnapshot
+
+        init(_ s: CloudSnapshot) {
+            snapshot = CloudSnapshot(routers: s.routers.sorted { $0.id < $1.id }, ports: s.ports.sorted { $0.id < $1.id },
+                                     subnets: s.subnets.sorted { $0.id < $1.id }, networks: s.networks.sorted { $0.id < $1.id })
+        }
     }
 
     public let maxPageSize: Int?
@@ -51,9 +123,27 @@ public final class NeutronStandIn: Sendable {
     /// The page size of the agent's own reads (`ClientOptions.pageSize`'s default), pre-rendered.
     public static let agentPageSize = 1000
 
-    public init(routers: Int, maxPageSize: Int? = 1000) {
+    /// A generated cloud of `routers` routers (`StandInCloud`).
+    public convenience init(routers: Int, maxPageSize: Int? = 1000) {
+        let cloud = StandInCloud(routers: routers)
+        self.init(source: .generated(cloud), snapshot: cloud.snapshot, maxPageSize: maxPageSize)
+    }
+
+    /// A fixed snapshot (changed with `serve(_:)`).
+    public convenience init(snapshot: CloudSnapshot, maxPageSize: Int? = nil) {
+        self.init(source: .snapshot, snapshot: snapshot, maxPageSize: maxPageSize)
+    }
+
+    /// A snapshot file (`SnapshotFile`'s format), read again whenever it changes. A file that cannot
+    /// be read or decoded makes every Neutron request a 500 until it is fixed.
+    public convenience init(snapshotFile path: String, maxPageSize: Int? = 1000) {
+        self.init(source: .file(path: path, stamp: nil), snapshot: CloudSnapshot(), maxPageSize: maxPageSize)
+        refreshFile()
+    }
+
+    private init(source: Source, snapshot: CloudSnapshot, maxPageSize: Int?) {
         self.maxPageSize = maxPageSize
-        state = Mutex(State(cloud: StandInCloud(routers: routers)))
+        state = Mutex(State(source: source, cloud: Served(snapshot)))
     }
 
     /// Serves on 127.0.0.1:`port` (0: an ephemeral port) after rendering the agent's pages.
@@ -61,144 +151,274 @@ public final class NeutronStandIn: Sendable {
         let server = try await ScriptedHTTPServer.start(port: port) { [self] request in
             respond(to: request)
         }
-        state.withLock { $0.linkBase = server.baseURL }
-        prerender()
+        setLinkBase(server.baseURL)
         return server
     }
 
+    /// The scheme://host:port written into `next` links (set by `start`; for a stand-in answering
+    /// inside another server, that server's base URL).
+    public func setLinkBase(_ base: String) {
+        state.withLock { s in
+            s.linkBase = base
+            s.cache = [:]
+        }
+        prerender()
+    }
+
     public var counters: Counters { state.withLock { $0.counters } }
-    public var cloud: StandInCloud { state.withLock { $0.cloud } }
+    /// What is served now (collections sorted by ID).
+    public var snapshot: CloudSnapshot { state.withLock { $0.cloud.snapshot } }
+    /// The generated cloud, if this stand-in serves one.
+    public var cloud: StandInCloud? {
+        state.withLock { s in
+            if case .generated(let c) = s.source { return c }
+            return nil
+        }
+    }
 
     public func resetCounters() { state.withLock { $0.counters = Counters() } }
 
-    /// Applies one churn round and re-renders the agent's pages.
+    public func addFault(_ fault: Fault) { state.withLock { $0.faults.append(fault) } }
+
+    public func clearFaults() { state.withLock { $0.faults = [] } }
+
+    /// Serves `snapshot` from now on (a file source stops being read).
+    public func serve(_ snapshot: CloudSnapshot) {
+        replace(source: .snapshot, cloud: Served(snapshot))
+    }
+
+    /// Applies one churn round to a generated cloud and re-renders the agent's pages (nil: not generated).
     @discardableResult
-    public func churn(percent: Double) -> StandInCloud.ChurnReport {
-        let report = state.withLock { s in
+    public func churn(percent: Double) -> StandInCloud.ChurnReport? {
+        let result: (StandInCloud, StandInCloud.ChurnReport)? = state.withLock { s in
+            guard case .generated(var c) = s.source else { return nil }
+            let report = c.churn(percent: percent)
+            return (c, report)
+        }
+        guard let (cloud, report) = result else { return nil }
+        replace(source: .generated(cloud), cloud: Served(cloud.snapshot))
+        return report
+    }
+
+    private func replace(source: Source, cloud: Served, fileError: String? = nil) {
+        state.withLock { s in
+            s.source = source
+            s.cloud = cloud
+            s.fileError = fileError
             s.cache = [:]
-            return s.cloud.churn(percent: percent)
         }
         prerender()
-        return report
+    }
+
+    /// Reads the snapshot file again when it changed since the last read.
+    private func refreshFile() {
+        guard case .file(let path, let old) = state.withLock({ $0.source }) else { return }
+        let now = FileStamp(path)
+        guard now == nil || now != old else { return }
+        do {
+            let snapshot = try SnapshotFile.load(from: path)
+            replace(source: .file(path: path, stamp: now), cloud: Served(snapshot))
+        } catch {
+            let why = "snapshot file \(path) cannot be served: \(error)"
+            state.withLock { s in
+                s.source = .file(path: path, stamp: now)
+                s.fileError = why
+                s.cache = [:]
+            }
+        }
     }
 
     // MARK: - Requests
 
-    /// The answer to any request (admin or Neutron).
+    /// The answer to any request (control or Neutron).
     public func respond(to request: ScriptedRequest) -> ScriptedResponse {
         let path = request.path
-        if path.hasPrefix("/_standin/") { return admin(request, String(path.dropFirst("/_standin/".count))) }
-        let key = Self.cacheKey(request)
-        let cached = state.withLock { $0.cache[key] }
-        let response: ScriptedResponse
-        if let cached {
+        if let r = path.range(of: "/_control/") { return control(request, String(path[r.upperBound...])) }
+        refreshFile()
+        let items = request.queryItems.map { ($0.name, $0.value) }
+        let key = request.method + " " + path + "?" + items.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        let (fault, cached, fileError) = state.withLock { (s: inout State) -> (Fault?, ScriptedResponse?, String?) in
+            var fault: Fault?
+            if let i = s.faults.firstIndex(where: { path.hasPrefix($0.path) }) {
+                fault = s.faults[i]
+                if let n = s.faults[i].count {
+                    if n <= 1 { s.faults.remove(at: i) } else { s.faults[i].count = n - 1 }
+                }
+            }
+            return (fault, s.cache[key], s.fileError)
+        }
+        var response: ScriptedResponse
+        if let status = fault?.status {
+            response = Self.error(status, "StandInFault", "fault injected by the stand-in (status \(status))")
+        } else if let fileError {
+            response = Self.error(500, "HTTPInternalServerError", fileError)
+        } else if let cached {
             response = cached
         } else {
             let (cloud, base) = state.withLock { ($0.cloud, $0.linkBase) }
-            response = render(request, cloud: cloud, linkBase: base).0
+            response = render(request.method, path, items, cloud: cloud, linkBase: base).0
             if response.status == 200 { state.withLock { $0.cache[key] = response } }
         }
+        if let fault {
+            response.delay = fault.delay
+            response.truncateAfter = fault.truncateAfter
+            response.dropConnection = fault.drop
+        }
+        let sent = response.dropConnection ? 0 : min(response.body.count, response.truncateAfter ?? .max)
         state.withLock { s in
             s.counters.requests += 1
-            s.counters.bytes += response.body.count
+            s.counters.bytes += sent
             s.counters.byCollection[Self.collection(of: path) ?? "other", default: 0] += 1
-            s.counters.byStatus[String(response.status), default: 0] += 1
+            s.counters.byStatus[response.dropConnection ? "dropped" : String(response.status), default: 0] += 1
         }
         return response
     }
 
-    private func admin(_ request: ScriptedRequest, _ command: String) -> ScriptedResponse {
+    private func control(_ request: ScriptedRequest, _ command: String) -> ScriptedResponse {
+        func number(_ name: String) -> Int? { request.queryValues(name).first.flatMap { Int($0) } }
         switch (request.method, command) {
         case ("GET", "stats"):
             return .json(data: (try? JSONEncoder().encode(counters)) ?? Data())
         case ("POST", "reset"):
             resetCounters()
+            clearFaults()
             return .json("{}")
+        case ("POST", "fault"):
+            addFault(Fault(path: request.queryValues("path").first ?? "", count: number("count") ?? 1, status: number("status"),
+                           delay: .milliseconds(number("delay_ms") ?? 0), truncateAfter: number("truncate"),
+                           drop: ["1", "true"].contains(request.queryValues("drop").first?.lowercased() ?? "")))
+            return .json("{}")
+        case ("POST", "snapshot"):
+            if let path = request.queryValues("path").first {
+                replace(source: .file(path: path, stamp: nil), cloud: Served(CloudSnapshot()))
+                refreshFile()
+                return state.withLock { $0.fileError }.map { Self.error(400, "BadRequest", $0) } ?? .json("{}")
+            }
+            do {
+                serve(try SnapshotFile.decode(Data(request.body)))
+                return .json("{}")
+            } catch {
+                return Self.error(400, "BadRequest", "the body is not a snapshot: \(error)")
+            }
         case ("POST", "churn"):
             let percent = request.queryValues("percent").first.flatMap(Double.init) ?? 1
-            return .json(data: (try? JSONEncoder().encode(churn(percent: percent))) ?? Data())
+            guard let report = churn(percent: percent) else {
+                return Self.error(400, "BadRequest", "churn needs a generated cloud (--routers N)")
+            }
+            return .json(data: (try? JSONEncoder().encode(report)) ?? Data())
         case ("GET", "cloud"):
-            let c = cloud
-            return .json("""
-                {"routers":\(c.routers.count),"ports":\(c.ports.count),"subnets":\(c.subnets.count),"networks":\(c.networks.count),\
-                "expected_routes":\(c.expectedRoutes),"expected_nexthops":\(c.expectedNexthops),"churn_rounds":\(c.churnRounds),\
-                "external_v4":"\(StandInCloud.externalV4)","external_v6":"\(StandInCloud.externalV6)",\
-                "host_address_v4":"\(StandInCloud.hostAddressV4)","host_address_v6":"\(StandInCloud.hostAddressV6)"}
-                """)
+            let s = snapshot
+            var text = #""routers":\#(s.routers.count),"ports":\#(s.ports.count),"subnets":\#(s.subnets.count),"networks":\#(s.networks.count)"#
+            if let c = cloud {
+                text += """
+                    ,"expected_routes":\(c.expectedRoutes),"expected_nexthops":\(c.expectedNexthops),"churn_rounds":\(c.churnRounds),\
+                    "external_v4":"\(StandInCloud.externalV4)","external_v6":"\(StandInCloud.externalV6)",\
+                    "host_address_v4":"\(StandInCloud.hostAddressV4)","host_address_v6":"\(StandInCloud.hostAddressV6)"
+                    """
+            }
+            return .json("{" + text + "}")
         default:
-            return Self.error(404, "NotFound", "no admin command \(request.method) \(command)")
+            return Self.error(404, "NotFound", "no control command \(request.method) \(command)")
         }
     }
 
     /// Renders the pages `NeutronClient.readSnapshot` asks for, following next links, into the cache.
     public func prerender() {
-        let owners = ["network:router_interface", "network:router_interface_distributed", "network:ha_router_replicated_interface"]
-        let reads: [(String, [(String, String)])] = [
-            ("routers", ["id", "name", "project_id", "admin_state_up", "tags", "external_gateway_info", "external_gateways"].map { ("fields", $0) }),
-            ("ports", owners.map { ("device_owner", $0) } + ["id", "device_id", "device_owner", "fixed_ips"].map { ("fields", $0) }),
-            ("subnets", ["id", "network_id", "cidr", "ip_version", "project_id", "created_at", "subnetpool_id"].map { ("fields", $0) }),
-            ("networks", ["id", "name", "router:external", "ipv4_address_scope", "ipv6_address_scope"].map { ("fields", $0) }),
-        ]
         let (cloud, base) = state.withLock { ($0.cloud, $0.linkBase) }
         var rendered: [String: ScriptedResponse] = [:]
-        for (collection, items) in reads {
-            var query = Self.encodeQuery(items + [("limit", String(Self.agentPageSize))])
+        for resource in NeutronWire.all {
+            let path = "/v2.0/" + resource.collection
+            var items = resource.filters + resource.requestedFields.map { ("fields", $0) } + [("limit", String(Self.agentPageSize))]
             for _ in 0..<100_000 {
-                let request = ScriptedRequest(method: "GET", uri: "/v2.0/\(collection)?\(query)")
-                let (response, nextQuery) = render(request, cloud: cloud, linkBase: base)
-                rendered[Self.cacheKey(request)] = response
-                guard let next = nextQuery else { break }
-                query = next
+                let (response, next) = render("GET", path, items, cloud: cloud, linkBase: base)
+                rendered["GET " + path + "?" + items.map { "\($0.0)=\($0.1)" }.joined(separator: "&")] = response
+                guard let next else { break }
+                items = next
             }
         }
         state.withLock { s in s.cache.merge(rendered) { _, new in new } }
     }
 
-    /// The response and, for a full page, the query of its `next` link.
-    private func render(_ request: ScriptedRequest, cloud: StandInCloud, linkBase: String) -> (ScriptedResponse, String?) {
-        guard request.method == "GET", let range = request.path.range(of: "/v2.0/") else {
+    /// The response and, for a full page, the query items of its `next` link.
+    private func render(_ method: String, _ path: String, _ items: [(String, String)], cloud: Served,
+                        linkBase: String) -> (ScriptedResponse, [(String, String)]?) {
+        guard method == "GET", let range = path.range(of: "/v2.0/") else {
             return (Self.error(404, "HTTPNotFound", "The resource could not be found."), nil)
         }
-        let rest = request.path[range.upperBound...].split(separator: "/").map(String.init)
+        let rest = path[range.upperBound...].split(separator: "/").map(String.init)
         guard let collection = rest.first, rest.count <= 2 else {
             return (Self.error(404, "HTTPNotFound", "The resource could not be found."), nil)
         }
+        let page = Page(items: items, member: rest.count == 2 ? rest[1] : nil, linkPath: linkBase + path, maxPageSize: maxPageSize)
+        let s = cloud.snapshot
         switch collection {
-        case "routers": return respond(cloud.routers, collection, rest, request, linkBase)
-        case "ports": return respond(cloud.ports, collection, rest, request, linkBase)
-        case "subnets": return respond(cloud.subnets, collection, rest, request, linkBase)
-        case "networks": return respond(cloud.networks, collection, rest, request, linkBase)
+        case "routers": return page.respond(s.routers)
+        case "ports": return page.respond(s.ports)
+        case "subnets": return page.respond(s.subnets)
+        case "networks": return page.respond(s.networks)
         default: return (Self.error(404, "HTTPNotFound", "The resource could not be found."), nil)
         }
     }
 
-    private func respond<T: StandInObject>(_ objects: [T], _ collection: String, _ rest: [String], _ request: ScriptedRequest,
-                                           _ linkBase: String) -> (ScriptedResponse, String?) {
-        var fields = Set<String>()
-        var limit: Int?
-        var marker: String?
-        var filters: [(String, [String])] = []
-        for (name, value) in request.queryItems {
+    // MARK: - Helpers
+
+    static func collection(of path: String) -> String? {
+        guard let r = path.range(of: "/v2.0/") else { return nil }
+        return path[r.upperBound...].split(separator: "/").first.map(String.init)
+    }
+
+    /// Neutron's error body: `{"NeutronError": {"type": …, "message": …, "detail": ""}}`.
+    static func error(_ status: Int, _ type: String, _ message: String) -> ScriptedResponse {
+        var out = JSONBytes()
+        out.raw("{\"NeutronError\":{\"type\":")
+        out.string(type)
+        out.raw(",\"message\":")
+        out.string(message)
+        out.raw(",\"detail\":\"\"}}")
+        return .json(data: Data(out.bytes), status: status)
+    }
+}
+
+/// One list or GET-by-ID request: its parsed query, applied to one sorted collection.
+private struct Page {
+    var fields = Set<String>()
+    var limit: Int?
+    var marker: String?
+    var filters: [(String, [String])] = []
+    var badLimit: String?
+    let items: [(String, String)]
+    let member: String?
+    let linkPath: String
+    let maxPageSize: Int?
+
+    init(items: [(String, String)], member: String?, linkPath: String, maxPageSize: Int?) {
+        self.items = items
+        self.member = member
+        self.linkPath = linkPath
+        self.maxPageSize = maxPageSize
+        for (name, value) in items {
             switch name {
             case "fields": fields.insert(value)
             case "limit":
-                guard let l = Int(value), l >= 0 else {
-                    return (Self.error(400, "BadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '\(value)'."), nil)
-                }
-                limit = l
+                if let l = Int(value), l >= 0 { limit = l } else { badLimit = value }
             case "marker": marker = value
+            case "page_reverse", "sort_key", "sort_dir": break
             default:
                 if let i = filters.firstIndex(where: { $0.0 == name }) { filters[i].1.append(value) } else { filters.append((name, [value])) }
             }
         }
-        // One object: GET /v2.0/routers/<id>
-        if rest.count == 2 {
-            guard let i = Self.index(of: rest[1], in: objects) else {
-                return (Self.error(404, "NotFound", "\(collection.dropLast()) \(rest[1]) could not be found."), nil)
-            }
+    }
+
+    func respond<T: StandInObject>(_ objects: [T]) -> (ScriptedResponse, [(String, String)]?) {
+        let resource = T.resource
+        if let badLimit {
+            return (NeutronStandIn.error(400, "BadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '\(badLimit)'."), nil)
+        }
+        if let member {
+            guard let i = Self.index(of: member, in: objects) else { return (notFound(resource, member), nil) }
             var out = JSONBytes(capacity: 2048)
             out.raw("{")
-            out.string(String(collection.dropLast()))
+            out.string(resource.member)
             out.raw(":")
             objects[i].render(fields: fields, to: &out)
             out.raw("}")
@@ -206,21 +426,16 @@ public final class NeutronStandIn: Sendable {
         }
         if let probe = objects.first {
             for (name, values) in filters where probe.matches(name, values) == nil {
-                return (Self.error(400, "HTTPBadRequest", "['\(name)'] is invalid attribute for filtering"), nil)
+                return (NeutronStandIn.error(400, "HTTPBadRequest", "['\(name)'] is invalid attribute for filtering"), nil)
             }
         }
-        var selected: [Int]
-        if filters.isEmpty {
-            selected = Array(objects.indices)
-        } else {
-            selected = objects.indices.filter { i in filters.allSatisfy { objects[i].matches($0.0, $0.1) == true } }
-        }
+        let selected = filters.isEmpty
+            ? Array(objects.indices)
+            : objects.indices.filter { i in filters.allSatisfy { objects[i].matches($0.0, $0.1) == true } }
         var start = 0
         if let marker {
             // Like Neutron: the marker is any existing object (filters need not match it); the page starts after it.
-            guard let m = Self.index(of: marker, in: objects) else {
-                return (Self.error(404, "NotFound", "\(collection.dropLast()) \(marker) could not be found."), nil)
-            }
+            guard let m = Self.index(of: marker, in: objects) else { return (notFound(resource, marker), nil) }
             start = Self.firstGreater(m, in: selected)
         }
         var pageSize = (limit ?? 0) == 0 ? Int.max : limit!
@@ -228,33 +443,33 @@ public final class NeutronStandIn: Sendable {
         let end = pageSize == Int.max ? selected.count : min(selected.count, start + pageSize)
         let page = selected[start..<end]
 
-        var out = JSONBytes(capacity: 64 + page.count * (fields.isEmpty ? 900 : 300))
+        var out = JSONBytes(capacity: 64 + page.count * (fields.isEmpty ? 400 : 250))
         out.raw("{")
-        out.string(collection)
+        out.string(resource.collection)
         out.raw(":[")
         for (n, i) in page.enumerated() {
             if n > 0 { out.raw(",") }
             objects[i].render(fields: fields, to: &out)
         }
         out.raw("]")
-        var links: [(String, String)] = []
-        let kept = request.queryItems.filter { $0.name != "marker" && $0.name != "page_reverse" }.map { ($0.name, $0.value) }
+        var links: [(String, [(String, String)])] = []
+        let kept = items.filter { $0.0 != "marker" && $0.0 != "page_reverse" }
         if pageSize != Int.max, page.count == pageSize, let last = page.last {
-            links.append(("next", Self.encodeQuery(kept + [("marker", objects[last].id)])))
+            links.append(("next", kept + [("marker", objects[last].id)]))
         }
         if marker != nil, let first = page.first {
-            links.append(("previous", Self.encodeQuery(kept + [("marker", objects[first].id), ("page_reverse", "True")])))
+            links.append(("previous", kept + [("marker", objects[first].id), ("page_reverse", "True")]))
         }
         if !links.isEmpty {
             out.raw(",")
-            out.string(collection + "_links")
+            out.string(resource.collection + "_links")
             out.raw(":[")
             for (n, link) in links.enumerated() {
                 if n > 0 { out.raw(",") }
                 out.raw("{\"rel\":")
                 out.string(link.0)
                 out.raw(",\"href\":")
-                out.string("\(linkBase)/v2.0/\(collection)?\(link.1)")
+                out.string(linkPath + "?" + StandInQuery.encode(link.1))
                 out.raw("}")
             }
             out.raw("]")
@@ -263,7 +478,11 @@ public final class NeutronStandIn: Sendable {
         return (.json(data: Data(out.bytes)), links.first { $0.0 == "next" }?.1)
     }
 
-    // MARK: - Helpers
+    /// Neutron's 404 for a missing object: `RouterNotFound`, "Router <id> could not be found".
+    func notFound(_ resource: NeutronWire.Resource, _ id: String) -> ScriptedResponse {
+        let name = resource.member.prefix(1).uppercased() + resource.member.dropFirst()
+        return NeutronStandIn.error(404, "\(name)NotFound", "\(name) \(id) could not be found")
+    }
 
     /// Index of the object with `id` (objects are sorted by ID).
     static func index<T: StandInObject>(of id: String, in objects: [T]) -> Int? {
@@ -284,32 +503,40 @@ public final class NeutronStandIn: Sendable {
         }
         return lo
     }
+}
 
-    static func collection(of path: String) -> String? {
-        guard let r = path.range(of: "/v2.0/") else { return nil }
-        return path[r.upperBound...].split(separator: "/").first.map(String.init)
-    }
-
-    /// The request normalised: method, path, and decoded query items in order.
-    static func cacheKey(_ request: ScriptedRequest) -> String {
-        request.method + " " + request.path + "?" + request.queryItems.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
-    }
-
-    static func encodeQuery(_ items: [(String, String)]) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+#")
-        return items.map { k, v in
-            (k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k) + "=" + (v.addingPercentEncoding(withAllowedCharacters: allowed) ?? v)
-        }.joined(separator: "&")
-    }
-
-    static func error(_ status: Int, _ type: String, _ message: String) -> ScriptedResponse {
-        var out = JSONBytes()
-        out.raw("{\"NeutronError\":{\"type\":")
-        out.string(type)
-        out.raw(",\"message\":")
-        out.string(message)
-        out.raw(",\"detail\":\"\"}}")
-        return .json(data: Data(out.bytes), status: status)
+extension NeutronStandIn {
+    /// A small cloud for unit tests: `routers` routers, each with a gateway on one external network
+    /// (IPv4 + IPv6), one interface port and one tenant subnet 10.x.y.0/24 on its own network.
+    public static func simpleCloud(routers count: Int) -> CloudSnapshot {
+        let extNet = "e0000000-0000-4000-8000-000000000000"
+        let extV4 = "e4000000-0000-4000-8000-000000000000"
+        let extV6 = "e6000000-0000-4000-8000-000000000000"
+        var snapshot = CloudSnapshot(
+            subnets: [
+                Subnet(id: extV4, networkID: extNet, cidr: IPPrefix("198.18.0.0/15")!, projectID: "admin", createdAt: "2026-01-01T00:00:00Z"),
+                Subnet(id: extV6, networkID: extNet, cidr: IPPrefix("2001:db8:100::/64")!, projectID: "admin", createdAt: "2026-01-01T00:00:00Z"),
+            ],
+            networks: [Network(id: extNet, name: "public", isExternal: true)])
+        for i in 0..<count {
+            let rid = String(format: "a0000000-0000-4000-8000-%012d", i)
+            let sid = String(format: "b0000000-0000-4000-8000-%012d", i)
+            let nid = String(format: "c0000000-0000-4000-8000-%012d", i)
+            let pid = String(format: "d0000000-0000-4000-8000-%012d", i)
+            let project = String(format: "project%04d", i % 97)
+            let gw4 = IPAddress(v4: 0xC612_0000 + UInt32(i + 10))          // 198.18.0.0 + i
+            let gw6 = IPAddress("2001:db8:100::\(String(i + 10, radix: 16))")!
+            snapshot.routers.append(Router(id: rid, name: "router-\(i)", projectID: project, adminStateUp: true, tags: [],
+                                           gateways: [ExternalGateway(networkID: extNet, enableSNAT: true, fixedIPs: [
+                                               FixedIP(subnetID: extV4, ipAddress: gw4), FixedIP(subnetID: extV6, ipAddress: gw6),
+                                           ])]))
+            let cidr = IPPrefix("10.\(i / 256 % 256).\(i % 256).0/24")!
+            snapshot.subnets.append(Subnet(id: sid, networkID: nid, cidr: cidr, projectID: project,
+                                           createdAt: String(format: "2026-02-01T%02d:%02d:%02dZ", i / 3600 % 24, i / 60 % 60, i % 60)))
+            snapshot.networks.append(Network(id: nid, name: "net-\(i)"))
+            snapshot.ports.append(RouterPort(id: pid, deviceID: rid, deviceOwner: RouterPort.legacyInterface,
+                                             fixedIPs: [FixedIP(subnetID: sid, ipAddress: IPAddress("10.\(i / 256 % 256).\(i % 256).1")!)]))
+        }
+        return snapshot
     }
 }

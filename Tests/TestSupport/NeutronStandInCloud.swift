@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// The generated cloud behind `NeutronStandIn`: N routers, each with
 /// - a gateway on one external network (`198.18.0.0/15` and `2001:db8:100::/64`) holding one IPv4
@@ -266,6 +267,28 @@ public struct StandInCloud: Sendable {
     public static func gatewayV6Text(_ low: UInt32) -> String {
         let hi = low >> 16, lo = low & 0xffff
         return hi == 0 ? "2001:db8:100::\(String(lo, radix: 16))" : "2001:db8:100::\(String(hi, radix: 16)):\(String(lo, radix: 16))"
+    }
+}
+
+extension StandInCloud {
+    /// The cloud as the snapshot the stand-in serves (every collection sorted by ID). Ports include
+    /// the routers' `network:router_gateway` ports, as Neutron lists them without a filter.
+    public var snapshot: CloudSnapshot {
+        func ip(_ pair: (String, String)) -> FixedIP { FixedIP(subnetID: pair.0, ipAddress: IPAddress(pair.1)!) }
+        let routers = self.routers.map { r in
+            Model.Router(id: r.id, name: "router-\(r.index)", projectID: r.project, adminStateUp: true, tags: [], gateways: [
+                ExternalGateway(networkID: Self.externalNetworkID, enableSNAT: true, fixedIPs: [
+                    FixedIP(subnetID: Self.externalSubnetV6ID, ipAddress: IPAddress(Self.gatewayV6Text(r.gatewayV6))!),
+                    FixedIP(subnetID: Self.externalSubnetV4ID, ipAddress: IPAddress(Self.v4Text(r.gatewayV4))!),
+                ]),
+            ])
+        }
+        let ports = self.ports.map { RouterPort(id: $0.id, deviceID: $0.routerID, deviceOwner: $0.owner, fixedIPs: $0.fixedIPs.map(ip)) }
+        let subnets = self.subnets.map {
+            Model.Subnet(id: $0.id, networkID: $0.networkID, cidr: IPPrefix($0.cidr)!, projectID: $0.project, createdAt: $0.createdAt)
+        }
+        let networks = self.networks.map { Model.Network(id: $0.id, name: $0.name, isExternal: $0.external) }
+        return CloudSnapshot(routers: routers, ports: ports.sorted { $0.id < $1.id }, subnets: subnets, networks: networks)
     }
 }
 

@@ -1,6 +1,9 @@
-/// Neutron JSON for the stand-in's objects, written straight into bytes (no JSONSerialization), field
-/// by field so that `fields=` projects without building dictionaries. Field order and the set of
-/// fields follow what a real neutron-server returns (see shared/fixtures/neutron/).
+import Model
+import OpenStack
+
+/// Neutron JSON for the stand-in, written straight into bytes (no JSONSerialization). Which fields an
+/// object has, in which order and of which type come from `NeutronWire`'s table; each Model type
+/// only says what the value of a field is (`StandInObject.value`).
 struct JSONBytes {
     var bytes: [UInt8] = []
 
@@ -9,222 +12,239 @@ struct JSONBytes {
     mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
     mutating func raw(_ b: UInt8) { bytes.append(b) }
 
-    /// A JSON string; the stand-in's strings never need escaping except quotes and backslashes.
+    /// A JSON string, escaping quotes, backslashes and control characters.
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         for b in s.utf8 {
-            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-            bytes.append(b)
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(b)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default:
+                bytes.append(b)
+            }
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func key(_ k: String, first: inout Bool) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        first = false
-        string(k)
-        bytes.append(UInt8(ascii: ":"))
+    /// One object of `shape`: its fields in table order, limited to `fields` when not empty (unknown
+    /// names are ignored, as Neutron does). An absent value is `null` for a nullable field and
+    /// left out otherwise.
+    mutating func object(_ shape: NeutronWire.Shape, fields: Set<String> = [], _ value: (String) -> WireValue) {
+        raw(UInt8(ascii: "{"))
+        var first = true
+        for field in shape.fields where fields.isEmpty || fields.contains(field.name) {
+            var v = value(field.name)
+            if case .absent = v {
+                guard field.nullable else { continue }
+                v = .null
+            }
+            if !first { raw(UInt8(ascii: ",")) }
+            first = false
+            string(field.name)
+            raw(UInt8(ascii: ":"))
+            write(v, field.kind)
+        }
+        raw(UInt8(ascii: "}"))
+    }
+
+    mutating func write(_ value: WireValue, _ kind: NeutronWire.Kind) {
+        switch (value, kind) {
+        case (.string(let s), _): string(s)
+        case (.bool(let b), _): raw(b ? "true" : "false")
+        case (.integer(let i), _): raw(String(i))
+        case (.null, _), (.absent, _): raw("null")
+        case (.strings(let list), _):
+            raw("[")
+            for (i, s) in list.enumerated() {
+                if i > 0 { raw(",") }
+                string(s)
+            }
+            raw("]")
+        case (.fixedIPs(let ips), .objects(let shape)):
+            raw("[")
+            for (i, ip) in ips.enumerated() {
+                if i > 0 { raw(",") }
+                object(shape) { ip.value($0) }
+            }
+            raw("]")
+        case (.gateways(let gateways), .objects(let shape)):
+            raw("[")
+            for (i, g) in gateways.enumerated() {
+                if i > 0 { raw(",") }
+                object(shape) { g.value($0) }
+            }
+            raw("]")
+        case (.gateway(let g), .object(let shape)):
+            object(shape) { g.value($0) }
+        default:
+            assertionFailure("value \(value) does not fit \(kind)")
+            raw("null")
+        }
     }
 }
 
-/// One kind of object the stand-in lists.
-protocol StandInObject {
+/// A field's value as the stand-in writes it.
+enum WireValue {
+    case string(String)
+    case bool(Bool)
+    case integer(Int)
+    case strings([String])
+    case fixedIPs([FixedIP])
+    case gateway(ExternalGateway)
+    case gateways([ExternalGateway])
+    case null
+    /// No value: `null` when the field is nullable, else the field is left out.
+    case absent
+
+    /// The text a filter compares with (`router:external=True` matches a true boolean); nil for lists.
+    var filterText: String? {
+        switch self {
+        case .string(let s): s
+        case .bool(let b): b ? "true" : "false"
+        case .integer(let i): String(i)
+        case .null, .absent: ""
+        default: nil
+        }
+    }
+}
+
+/// A Model object the stand-in serves as one of Neutron's resources.
+protocol StandInObject: Sendable {
     var id: String { get }
-    /// Every field, in Neutron's order.
-    static var fieldNames: [String] { get }
-    /// Writes the value of `field` (known to be in `fieldNames`).
-    func write(_ field: String, to out: inout JSONBytes)
-    /// Whether the object passes a filter `name=values` (OR over values); nil when the filter is not supported.
-    func matches(_ name: String, _ values: [String]) -> Bool?
+    static var resource: NeutronWire.Resource { get }
+    /// The value of one of the resource's fields (names from `NeutronWire`).
+    func value(_ field: String) -> WireValue
 }
 
 extension StandInObject {
-    /// The object as JSON, limited to `fields` when not empty (unknown fields are ignored, as Neutron does).
     func render(fields: Set<String>, to out: inout JSONBytes) {
-        out.raw(UInt8(ascii: "{"))
-        var first = true
-        for f in Self.fieldNames where fields.isEmpty || fields.contains(f) {
-            out.key(f, first: &first)
-            write(f, to: &out)
-        }
-        out.raw(UInt8(ascii: "}"))
-    }
-}
-
-private func writeFixedIPs(_ ips: [(String, String)], to out: inout JSONBytes) {
-    out.raw("[")
-    for (i, ip) in ips.enumerated() {
-        if i > 0 { out.raw(",") }
-        out.raw("{\"subnet_id\":")
-        out.string(ip.0)
-        out.raw(",\"ip_address\":")
-        out.string(ip.1)
-        out.raw("}")
-    }
-    out.raw("]")
-}
-
-private func matchString(_ value: String, _ values: [String]) -> Bool { values.contains(value) }
-
-extension StandInCloud.Router: StandInObject {
-    static let fieldNames = ["id", "name", "tenant_id", "project_id", "admin_state_up", "status", "external_gateway_info",
-                             "external_gateways", "description", "availability_zone_hints", "availability_zones", "distributed", "ha",
-                             "flavor_id", "revision_number", "tags", "created_at", "updated_at"]
-
-    func write(_ field: String, to out: inout JSONBytes) {
-        switch field {
-        case "id": out.string(id)
-        case "name": out.string("router-\(index)")
-        case "tenant_id", "project_id": out.string(project)
-        case "admin_state_up", "ha": out.raw(field == "ha" ? "false" : "true")
-        case "distributed": out.raw("false")
-        case "status": out.string("ACTIVE")
-        case "external_gateway_info": writeGateway(to: &out)
-        case "external_gateways":
-            out.raw("[")
-            writeGateway(to: &out)
-            out.raw("]")
-        case "description": out.string("")
-        case "availability_zone_hints", "availability_zones", "tags": out.raw("[]")
-        case "flavor_id": out.raw("null")
-        case "revision_number": out.raw("3")
-        default: out.string("2026-02-01T00:00:00Z")
-        }
+        out.object(Self.resource.shape, fields: fields) { value($0) }
     }
 
-    private func writeGateway(to out: inout JSONBytes) {
-        out.raw("{\"network_id\":")
-        out.string(StandInCloud.externalNetworkID)
-        out.raw(",\"external_fixed_ips\":")
-        writeFixedIPs([(StandInCloud.externalSubnetV6ID, StandInCloud.gatewayV6Text(gatewayV6)),
-                  (StandInCloud.externalSubnetV4ID, StandInCloud.v4Text(gatewayV4))], to: &out)
-        out.raw(",\"enable_snat\":true}")
-    }
-
+    /// Whether the object passes a filter `name=values` (repeated values = OR; booleans ignore case);
+    /// nil when `name` is not a field one can filter on.
     func matches(_ name: String, _ values: [String]) -> Bool? {
-        switch name {
-        case "id": matchString(id, values)
-        case "name": matchString("router-\(index)", values)
-        case "project_id", "tenant_id": matchString(project, values)
-        default: nil
+        guard let field = Self.resource.shape[name], field.kind.isScalar, let text = value(name).filterText else { return nil }
+        if case .bool = field.kind { return values.contains { $0.lowercased() == text } }
+        return values.contains(text)
+    }
+}
+
+private func unknown(_ field: String, _ type: Any.Type) -> WireValue {
+    assertionFailure("NeutronWire has a field \(field) that the stand-in does not write for \(type)")
+    return .absent
+}
+
+extension Router: StandInObject {
+    static var resource: NeutronWire.Resource { NeutronWire.routers }
+
+    func value(_ field: String) -> WireValue {
+        switch field {
+        case "id": .string(id)
+        case "name": .string(name)
+        case "project_id", "tenant_id": .string(projectID)
+        case "admin_state_up": .bool(adminStateUp)
+        case "status": .string("ACTIVE")
+        case "tags": .strings(tags)
+        case "external_gateway_info": gateways.first.map(WireValue.gateway) ?? .null
+        case "external_gateways": .gateways(gateways)
+        default: unknown(field, Self.self)
         }
     }
 }
 
-extension StandInCloud.Port: StandInObject {
-    static let fieldNames = ["id", "name", "network_id", "tenant_id", "project_id", "mac_address", "admin_state_up", "status",
-                             "device_id", "device_owner", "fixed_ips", "allowed_address_pairs", "extra_dhcp_opts", "security_groups",
-                             "description", "binding:vnic_type", "binding:host_id", "port_security_enabled", "tags", "created_at",
-                             "updated_at", "revision_number"]
-
-    func write(_ field: String, to out: inout JSONBytes) {
+extension ExternalGateway {
+    func value(_ field: String) -> WireValue {
         switch field {
-        case "id": out.string(id)
-        case "name", "description", "binding:host_id": out.string("")
-        case "network_id": out.string(networkID)
-        case "tenant_id", "project_id": out.string(project)
-        case "mac_address":
-            let n = Int(id.suffix(6)) ?? 0
-            let hex = String(n & 0xffffff, radix: 16)
-            let pad = String(repeating: "0", count: max(0, 6 - hex.count)) + hex
-            out.string("fa:16:3e:\(pad.prefix(2)):\(pad.dropFirst(2).prefix(2)):\(pad.suffix(2))")
-        case "admin_state_up": out.raw("true")
-        case "status": out.string("ACTIVE")
-        case "device_id": out.string(routerID)
-        case "device_owner": out.string(owner)
-        case "fixed_ips": writeFixedIPs(fixedIPs, to: &out)
-        case "allowed_address_pairs", "extra_dhcp_opts", "security_groups", "tags": out.raw("[]")
-        case "binding:vnic_type": out.string("normal")
-        case "port_security_enabled": out.raw("false")
-        case "revision_number": out.raw("1")
-        default: out.string("2026-02-01T00:00:00Z")
-        }
-    }
-
-    func matches(_ name: String, _ values: [String]) -> Bool? {
-        switch name {
-        case "id": matchString(id, values)
-        case "device_owner": matchString(owner, values)
-        case "device_id": matchString(routerID, values)
-        case "network_id": matchString(networkID, values)
-        case "project_id", "tenant_id": matchString(project, values)
-        default: nil
+        case "network_id": .string(networkID)
+        case "external_fixed_ips": .fixedIPs(fixedIPs)
+        case "enable_snat": enableSNAT.map(WireValue.bool) ?? .absent
+        default: unknown(field, Self.self)
         }
     }
 }
 
-extension StandInCloud.Subnet: StandInObject {
-    static let fieldNames = ["id", "name", "tenant_id", "project_id", "network_id", "ip_version", "subnetpool_id", "enable_dhcp",
-                             "ipv6_ra_mode", "ipv6_address_mode", "gateway_ip", "cidr", "allocation_pools", "host_routes",
-                             "dns_nameservers", "description", "service_types", "tags", "created_at", "updated_at", "revision_number"]
-
-    func write(_ field: String, to out: inout JSONBytes) {
+extension FixedIP {
+    func value(_ field: String) -> WireValue {
         switch field {
-        case "id": out.string(id)
-        case "name", "description": out.string("")
-        case "tenant_id", "project_id": out.string(project)
-        case "network_id": out.string(networkID)
-        case "ip_version": out.raw(ipVersion == 4 ? "4" : "6")
-        case "subnetpool_id", "ipv6_ra_mode", "ipv6_address_mode": out.raw("null")
-        case "enable_dhcp": out.raw("false")
-        case "gateway_ip": out.string(gatewayIP)
-        case "cidr": out.string(cidr)
-        case "allocation_pools", "host_routes", "dns_nameservers", "service_types", "tags": out.raw("[]")
-        case "created_at", "updated_at": out.string(createdAt)
-        default: out.raw("0")
-        }
-    }
-
-    func matches(_ name: String, _ values: [String]) -> Bool? {
-        switch name {
-        case "id": matchString(id, values)
-        case "network_id": matchString(networkID, values)
-        case "ip_version": matchString(String(ipVersion), values)
-        case "cidr": matchString(cidr, values)
-        case "project_id", "tenant_id": matchString(project, values)
-        default: nil
+        case "subnet_id": .string(subnetID)
+        case "ip_address": .string(ipAddress.description)
+        default: unknown(field, Self.self)
         }
     }
 }
 
-extension StandInCloud.Network: StandInObject {
-    static let fieldNames = ["id", "name", "tenant_id", "project_id", "admin_state_up", "mtu", "status", "subnets", "shared",
-                             "availability_zone_hints", "availability_zones", "ipv4_address_scope", "ipv6_address_scope",
-                             "router:external", "description", "port_security_enabled", "is_default", "tags", "created_at",
-                             "updated_at", "revision_number"]
+extension RouterPort: StandInObject {
+    static var resource: NeutronWire.Resource { NeutronWire.ports }
 
-    func write(_ field: String, to out: inout JSONBytes) {
+    func value(_ field: String) -> WireValue {
         switch field {
-        case "id": out.string(id)
-        case "name": out.string(name)
-        case "tenant_id", "project_id": out.string(project)
-        case "admin_state_up", "port_security_enabled": out.raw("true")
-        case "mtu": out.raw("1500")
-        case "status": out.string("ACTIVE")
-        case "subnets":
-            out.raw("[")
-            for (i, s) in subnetIDs.enumerated() {
-                if i > 0 { out.raw(",") }
-                out.string(s)
+        case "id": .string(id)
+        case "device_id": .string(deviceID)
+        case "device_owner": .string(deviceOwner)
+        case "fixed_ips": .fixedIPs(fixedIPs)
+        default: unknown(field, Self.self)
+        }
+    }
+}
+
+extension Subnet: StandInObject {
+    static var resource: NeutronWire.Resource { NeutronWire.subnets }
+
+    func value(_ field: String) -> WireValue {
+        switch field {
+        case "id": .string(id)
+        case "network_id": .string(networkID)
+        case "cidr": .string(cidr.description)
+        case "ip_version": .integer(family == .v4 ? 4 : 6)
+        case "project_id", "tenant_id": .string(projectID)
+        case "created_at": .string(createdAt)
+        case "subnetpool_id": subnetpoolID.map(WireValue.string) ?? .null
+        default: unknown(field, Self.self)
+        }
+    }
+}
+
+extension Network: StandInObject {
+    static var resource: NeutronWire.Resource { NeutronWire.networks }
+
+    func value(_ field: String) -> WireValue {
+        switch field {
+        case "id": .string(id)
+        case "name": .string(name)
+        case "router:external": .bool(isExternal)
+        case "ipv4_address_scope": ipv4AddressScope.map(WireValue.string) ?? .null
+        case "ipv6_address_scope": ipv6AddressScope.map(WireValue.string) ?? .null
+        case "status": .string("ACTIVE")
+        default: unknown(field, Self.self)
+        }
+    }
+}
+
+/// The stand-in's own query encoding for the links it writes (not the client's): every byte
+/// outside RFC 3986's unreserved characters is percent-encoded.
+enum StandInQuery {
+    static func encode(_ items: [(String, String)]) -> String {
+        items.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
+    }
+
+    static func escape(_ s: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(b)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]
             }
-            out.raw("]")
-        case "shared", "is_default": out.raw("false")
-        case "availability_zone_hints", "availability_zones", "tags": out.raw("[]")
-        case "ipv4_address_scope", "ipv6_address_scope": out.raw("null")
-        case "router:external": out.raw(external ? "true" : "false")
-        case "description": out.string("")
-        case "revision_number": out.raw("2")
-        default: out.string("2026-02-01T00:00:00Z")
         }
-    }
-
-    func matches(_ name: String, _ values: [String]) -> Bool? {
-        switch name {
-        case "id": matchString(id, values)
-        case "name": matchString(self.name, values)
-        case "router:external": values.contains { $0.lowercased() == (external ? "true" : "false") }
-        case "project_id", "tenant_id": matchString(project, values)
-        default: nil
-        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

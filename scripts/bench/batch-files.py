@@ -9,10 +9,13 @@ import sys
 
 r4, r6, nhf, out_nh, out_classic, dev, proto = sys.argv[1:8]
 routes = json.load(open(r4)) + json.load(open(r6))
-nexthops = {n["id"]: n for n in json.load(open(nhf)) if str(n.get("protocol", "")) == proto or True}
+# Only the agent's nexthops (`ip -j` prints the protocol as its number: 200 has no name in rt_protos).
+nexthops = {n["id"]: n for n in json.load(open(nhf)) if str(n.get("protocol", "")) == proto}
 
 def gateway(r):
     if "nhid" in r:
+        if r["nhid"] not in nexthops:
+            sys.exit(f"batch-files: route {r['dst']} uses nexthop {r['nhid']}, which is not one with protocol {proto}")
         return nexthops[r["nhid"]]["gateway"]
     return r["gateway"]
 

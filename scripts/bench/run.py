@@ -96,7 +96,7 @@ class StandIn:
         self.url, self.port = m.group(1), int(m.group(2))
 
     def call(self, method, path):
-        out = run(["ip", "netns", "exec", self.ns, "curl", "-sf", "-X", method, f"{self.url}/_standin/{path}"])
+        out = run(["ip", "netns", "exec", self.ns, "curl", "-sf", "-X", method, f"{self.url}/_control/{path}"])
         return json.loads(out)
 
     def stop(self):

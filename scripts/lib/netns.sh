@@ -37,6 +37,8 @@ MRA_KEY_PATH=latest/meta-data/public-keys/0/openssh-key
 MRA_INSTANCE_HTTP_PORT=8080       # a small HTTP server on the instance, for the IPv6 check
 # shellcheck disable=SC2034  # used by the scripts that source this file
 MRA_PROTO=200                     # the route protocol number the agent owns (its default)
+# The scenario's clouds (snapshot files), tests/clouds/metadata-scenario*.json.
+MRA_CLOUDS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tests/clouds" && pwd)
 
 # Prefer the system interpreter: a version-manager shim would add a wrapper process.
 if [[ -x /usr/bin/python3 ]]; then MRA_PYTHON=/usr/bin/python3; else MRA_PYTHON=python3; fi
@@ -232,53 +234,23 @@ meta_routes() {
 # ---- the Neutron side -------------------------------------------------------------------------
 
 # mra_write_snapshot FILE [WITH_V4_INTERFACE=yes] [WITH_HOSTILE=yes]
-# Writes a snapshot (Model.CloudSnapshot, Neutron's keys) describing this topology:
+# Puts in place (atomically: a reader never sees half a file) the snapshot (Model.CloudSnapshot,
+# Neutron's keys) of tests/clouds/metadata-scenario*.json describing this topology:
 #   router-a (project tenant-a): gateway 203.0.113.10 / 2001:db8:100::10, interfaces on
 #     10.0.0.0/24 (port port-a-v4) and fd00:10::/64 (port port-a-v6);
 #   router-evil (project mallory): gateway 203.0.113.20 on the same external network, interfaces on
 #     subnets that must all be refused: 0.0.0.0/1 (outside allowed prefixes, too short),
 #     203.0.113.0/25 (overlaps the external network), 10.0.0.0/8 (private but shorter than /16)
 #     and 10.0.0.0/24 again, created later (it must not take over tenant-a's route).
-# WITH_V4_INTERFACE=no leaves out port-a-v4: "the router interface was removed in Neutron".
+# WITH_V4_INTERFACE=no leaves out port-a-v4: "the router interface was removed in Neutron";
+# WITH_HOSTILE=no leaves out router-evil and its port. (Without the v4 interface, only without the hostile router.)
 mra_write_snapshot() {
-    local file=$1 with_v4=${2:-yes} with_hostile=${3:-yes}
-    local ports=() routers=()
-    routers+=('{"id":"router-a","name":"tenant-a-router","project_id":"tenant-a","admin_state_up":true,
-      "gateways":[{"network_id":"ext-net","enable_snat":true,"external_fixed_ips":[
-        {"subnet_id":"ext-v4","ip_address":"203.0.113.10"},
-        {"subnet_id":"ext-v6","ip_address":"2001:db8:100::10"}]}]}')
-    if [[ $with_v4 == yes ]]; then
-        ports+=('{"id":"port-a-v4","device_id":"router-a","device_owner":"network:router_interface",
-      "fixed_ips":[{"subnet_id":"tenant-a-v4","ip_address":"10.0.0.1"}]}')
-    fi
-    ports+=('{"id":"port-a-v6","device_id":"router-a","device_owner":"network:router_interface",
-      "fixed_ips":[{"subnet_id":"tenant-a-v6","ip_address":"fd00:10::1"}]}')
-    if [[ $with_hostile == yes ]]; then
-        routers+=('{"id":"router-evil","name":"mallory-router","project_id":"mallory","admin_state_up":true,
-      "gateways":[{"network_id":"ext-net","external_fixed_ips":[{"subnet_id":"ext-v4","ip_address":"203.0.113.20"}]}]}')
-        ports+=('{"id":"port-evil","device_id":"router-evil","device_owner":"network:router_interface",
-      "fixed_ips":[{"subnet_id":"evil-half-internet","ip_address":"0.0.0.1"},
-                   {"subnet_id":"evil-external","ip_address":"203.0.113.1"},
-                   {"subnet_id":"evil-wide","ip_address":"10.255.255.1"},
-                   {"subnet_id":"evil-copy","ip_address":"10.0.0.1"}]}')
-    fi
-    local IFS=,
-    cat >"$file" <<EOF
-{"version":1,
- "networks":[
-  {"id":"ext-net","name":"public","router:external":true},
-  {"id":"net-a","name":"tenant-a-net","router:external":false},
-  {"id":"net-evil","name":"mallory-net","router:external":false}],
- "subnets":[
-  {"id":"ext-v4","network_id":"ext-net","cidr":"$MRA_EXT_V4_CIDR","created_at":"2026-01-01T00:00:00Z"},
-  {"id":"ext-v6","network_id":"ext-net","cidr":"$MRA_EXT_V6_CIDR","created_at":"2026-01-01T00:00:00Z"},
-  {"id":"tenant-a-v4","network_id":"net-a","cidr":"$MRA_TENANT_V4_CIDR","project_id":"tenant-a","created_at":"2026-01-02T00:00:00Z"},
-  {"id":"tenant-a-v6","network_id":"net-a","cidr":"$MRA_TENANT_V6_CIDR","project_id":"tenant-a","created_at":"2026-01-02T00:00:00Z"},
-  {"id":"evil-half-internet","network_id":"net-evil","cidr":"0.0.0.0/1","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
-  {"id":"evil-external","network_id":"net-evil","cidr":"203.0.113.0/25","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
-  {"id":"evil-wide","network_id":"net-evil","cidr":"10.0.0.0/8","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"},
-  {"id":"evil-copy","network_id":"net-evil","cidr":"$MRA_TENANT_V4_CIDR","project_id":"mallory","created_at":"2026-03-01T00:00:00Z"}],
- "routers":[${routers[*]}],
- "ports":[${ports[*]}]}
-EOF
+    local file=$1 cloud
+    case "${2:-yes}:${3:-yes}" in
+        yes:yes) cloud=metadata-scenario ;;
+        yes:no) cloud=metadata-scenario-without-hostile ;;
+        no:no) cloud=metadata-scenario-without-v4-interface ;;
+        *) echo "mra_write_snapshot: no cloud in tests/clouds for '$2 $3'" >&2; return 1 ;;
+    esac
+    cp "$MRA_CLOUDS/$cloud.json" "$file.tmp" && mv -f "$file.tmp" "$file"
 }

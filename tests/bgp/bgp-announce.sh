@@ -272,35 +272,13 @@ speaker_state() { # what the agent host's speaker holds, for the report
 # r1: gateway 203.0.113.10 / 2001:db8:100::10, tenant 10.0.0.0/24 and fd00:a::/64 (one dual-stack port)
 # r2: gateway 203.0.113.11 / 2001:db8:100::11, tenant 10.0.1.0/24 and fd00:b::/64, plus a hostile
 #     198.51.100.0/24 and 2001:db8:dead::/64 (outside the allowed prefixes: refused by the agent)
-write_snapshot() { # write_snapshot FILE with_r1_port(1|0) [r2 gateway host part, default 11]
-    local r1_port="" g2=${3:-11}
-    if [[ $2 == 1 ]]; then
-        r1_port='{"id":"p-r1","device_id":"router-1","device_owner":"network:router_interface",
-           "fixed_ips":[{"subnet_id":"sub-a4","ip_address":"10.0.0.1"},{"subnet_id":"sub-a6","ip_address":"fd00:a::1"}]},'
-    fi
-    cat >"$1" <<EOF
-{"version":1,
- "networks":[{"id":"ext-net","name":"public","router:external":true},
-             {"id":"net-a","name":"tenant-a"},{"id":"net-b","name":"tenant-b"}],
- "subnets":[{"id":"ext-v4","network_id":"ext-net","cidr":"203.0.113.0/24","project_id":"admin","created_at":"2026-01-01T00:00:00Z"},
-            {"id":"ext-v6","network_id":"ext-net","cidr":"2001:db8:100::/64","project_id":"admin","created_at":"2026-01-01T00:00:00Z"},
-            {"id":"sub-a4","network_id":"net-a","cidr":"10.0.0.0/24","project_id":"proj-a","created_at":"2026-01-02T00:00:00Z"},
-            {"id":"sub-a6","network_id":"net-a","cidr":"fd00:a::/64","project_id":"proj-a","created_at":"2026-01-02T00:00:00Z"},
-            {"id":"sub-b4","network_id":"net-b","cidr":"10.0.1.0/24","project_id":"proj-b","created_at":"2026-01-03T00:00:00Z"},
-            {"id":"sub-b6","network_id":"net-b","cidr":"fd00:b::/64","project_id":"proj-b","created_at":"2026-01-03T00:00:00Z"},
-            {"id":"sub-evil4","network_id":"net-b","cidr":"198.51.100.0/24","project_id":"proj-b","created_at":"2026-01-03T00:00:00Z"},
-            {"id":"sub-evil6","network_id":"net-b","cidr":"2001:db8:dead::/64","project_id":"proj-b","created_at":"2026-01-03T00:00:00Z"}],
- "routers":[{"id":"router-1","name":"r1","project_id":"proj-a","admin_state_up":true,
-             "gateways":[{"network_id":"ext-net","external_fixed_ips":[
-                 {"subnet_id":"ext-v4","ip_address":"203.0.113.10"},{"subnet_id":"ext-v6","ip_address":"2001:db8:100::10"}]}]},
-            {"id":"router-2","name":"r2","project_id":"proj-b","admin_state_up":true,
-             "gateways":[{"network_id":"ext-net","external_fixed_ips":[
-                 {"subnet_id":"ext-v4","ip_address":"203.0.113.$g2"},{"subnet_id":"ext-v6","ip_address":"2001:db8:100::$g2"}]}]}],
- "ports":[$r1_port
-          {"id":"p-r2","device_id":"router-2","device_owner":"network:router_interface",
-           "fixed_ips":[{"subnet_id":"sub-b4","ip_address":"10.0.1.1"},{"subnet_id":"sub-b6","ip_address":"fd00:b::1"},
-                        {"subnet_id":"sub-evil4","ip_address":"198.51.100.1"},{"subnet_id":"sub-evil6","ip_address":"2001:db8:dead::1"}]}]}
-EOF
+write_snapshot() { # write_snapshot FILE with_r1_port(1|0) [r2 gateway host part, default 11]: a cloud of tests/clouds
+    case "$2:${3:-11}" in
+        1:11) cp "$REPO/tests/clouds/bgp-two-routers.json" "$1" ;;
+        0:11) cp "$REPO/tests/clouds/bgp-r1-interface-removed.json" "$1" ;;
+        0:12) cp "$REPO/tests/clouds/bgp-r2-gateway-moved.json" "$1" ;;
+        *) echo "write_snapshot: no cloud in tests/clouds for $*" >&2; return 1 ;;
+    esac
 }
 
 # Development stand-in for the agent: exactly the routes `sync --table 200` writes for the snapshot.

@@ -44,30 +44,7 @@ inns ip route add default via 203.0.113.1
 inns ip route add 198.51.100.0/24 via 203.0.113.1 proto static
 inns ip route add 10.5.0.0/16 via 203.0.113.1 proto static
 
-cat > "$WORK/cloud.json" <<'JSON'
-{"version":1,
- "networks":[{"id":"ext","name":"public","router:external":true}],
- "subnets":[
-  {"id":"ext-v4","network_id":"ext","cidr":"203.0.113.0/24","created_at":"2026-01-01T00:00:00Z"},
-  {"id":"ext-v6","network_id":"ext","cidr":"2001:db8:100::/64","created_at":"2026-01-01T00:00:00Z"},
-  {"id":"sub-a","network_id":"na","cidr":"10.0.0.0/24","project_id":"pa","created_at":"2026-01-02T00:00:00Z"},
-  {"id":"sub-a6","network_id":"na","cidr":"fd00:10::/64","project_id":"pa","created_at":"2026-01-02T00:00:01Z"},
-  {"id":"sub-b","network_id":"nb","cidr":"10.1.0.0/24","project_id":"pb","created_at":"2026-01-03T00:00:00Z"},
-  {"id":"evil-wide","network_id":"nb","cidr":"0.0.0.0/1","project_id":"pb","created_at":"2026-01-04T00:00:00Z"},
-  {"id":"evil-ops","network_id":"nb","cidr":"10.5.1.0/24","project_id":"pb","created_at":"2026-01-04T00:00:01Z"},
-  {"id":"evil-ext","network_id":"nb","cidr":"203.0.113.128/25","project_id":"pb","created_at":"2026-01-04T00:00:02Z"}],
- "routers":[
-  {"id":"router-a","name":"ra","project_id":"pa","admin_state_up":true,
-   "gateways":[{"network_id":"ext","external_fixed_ips":[{"subnet_id":"ext-v4","ip_address":"203.0.113.10"},{"subnet_id":"ext-v6","ip_address":"2001:db8:100::10"}]}]},
-  {"id":"router-b","name":"rb","project_id":"pb","admin_state_up":true,
-   "gateways":[{"network_id":"ext","external_fixed_ips":[{"subnet_id":"ext-v4","ip_address":"203.0.113.11"}]}]},
-  {"id":"router-nogw","name":"lonely","project_id":"pc","admin_state_up":true,"gateways":[]}],
- "ports":[
-  {"id":"p1","device_id":"router-a","device_owner":"network:router_interface","fixed_ips":[{"subnet_id":"sub-a","ip_address":"10.0.0.1"}]},
-  {"id":"p2","device_id":"router-a","device_owner":"network:router_interface","fixed_ips":[{"subnet_id":"sub-a6","ip_address":"fd00:10::"}]},
-  {"id":"p3","device_id":"router-b","device_owner":"network:router_interface_distributed","fixed_ips":[{"subnet_id":"sub-b","ip_address":"10.1.0.1"},{"subnet_id":"evil-wide","ip_address":"0.0.0.1"}]},
-  {"id":"p4","device_id":"router-b","device_owner":"network:router_interface","fixed_ips":[{"subnet_id":"evil-ops","ip_address":"10.5.1.1"},{"subnet_id":"evil-ext","ip_address":"203.0.113.129"}]}]}
-JSON
+cp tests/clouds/agent-cli.json "$WORK/cloud.json"
 SNAP=(--snapshot "$WORK/cloud.json")
 
 # --- plan changes nothing ---------------------------------------------------------------------------

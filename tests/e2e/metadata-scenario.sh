@@ -10,15 +10,16 @@
 # Neutron by itself, that `cleanup` removes only the agent's routes, and that a foreign route is never
 # touched. Topology and helpers: scripts/lib/netns.sh.
 #
-# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--neutron api|file] [--agent-arg ARG]... [--emulate]
+# Usage: tests/e2e/metadata-scenario.sh [--agent PATH] [--standin PATH] [--neutron api|file] [--agent-arg ARG]...
 #   --agent PATH      the agent binary (default: $MRA_AGENT, else .build/debug/metadata-route-agent,
 #                     built with `swift build` when missing)
-#   --neutron api     (default) the agent reads a Neutron REST stand-in (tests/e2e/fake-neutron.py on
-#                     the metadata host's loopback, OS_AUTH_TYPE=none) that serves the snapshot file
+#   --standin PATH    the Neutron stand-in (default: $MRA_STANDIN, else .build/debug/neutron-standin,
+#                     built with `swift build` when missing)
+#   --neutron api     (default) the agent reads the Neutron stand-in (neutron-standin --snapshot FILE on
+#                     the metadata host's loopback, OS_AUTH_TYPE=none), which serves the snapshot file
 #   --neutron file    the agent reads the snapshot file itself (--snapshot FILE)
 #   --agent-arg ARG   pass ARG to every agent command (e.g. --agent-arg --nexthop-mode=classic)
-#   --emulate         do the agent's expected work with `ip route` instead (to debug the topology)
-# Either way "Neutron changes" are made by rewriting the snapshot file.
+# Either way "Neutron changes" are made by replacing the snapshot file with a cloud of tests/clouds.
 # Needs root. Without root it skips, unless CI is set: then a missing privilege is a failure.
 # Output: one PASS/FAIL line per assertion, then "N passed, N failed"; exit 1 on any failure.
 set -euo pipefail
@@ -31,17 +32,17 @@ source "$ROOT/scripts/lib/netns.sh"
 source "$HERE/lib/assert.sh"
 
 AGENT=${MRA_AGENT:-}
-EMULATE=0
+STANDIN=${MRA_STANDIN:-}
 NEUTRON=${MRA_E2E_NEUTRON:-api}
 NEUTRON_PORT=9696
 AGENT_ARGS=()
 while (($#)); do
     case $1 in
         --agent) AGENT=$2; shift 2 ;;
+        --standin) STANDIN=$2; shift 2 ;;
         --neutron) NEUTRON=$2; shift 2 ;;
         --agent-arg) AGENT_ARGS+=("$2"); shift 2 ;;
-        --emulate) EMULATE=1; shift ;;
-        *) echo "usage: $0 [--agent PATH] [--neutron api|file] [--agent-arg ARG]... [--emulate]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--agent PATH] [--standin PATH] [--neutron api|file] [--agent-arg ARG]..." >&2; exit 64 ;;
     esac
 done
 
@@ -58,19 +59,21 @@ for tool in ip nft curl "$MRA_PYTHON"; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool (run scripts/setup-deps.sh)" >&2; exit 1; }
 done
 
-if ((EMULATE == 0)); then
-    if [[ -z $AGENT ]]; then
-        AGENT="$ROOT/.build/debug/metadata-route-agent"
-        if [[ ! -x $AGENT ]]; then
-            echo "building the agent (swift build --product metadata-route-agent) ..."
-            (cd "$ROOT" && swift build --product metadata-route-agent)
+# binary VAR PRODUCT: the path in VAR, else .build/debug/PRODUCT, built when missing.
+binary() {
+    local -n path=$1
+    if [[ -z $path ]]; then
+        path="$ROOT/.build/debug/$2"
+        if [[ ! -x $path ]]; then
+            echo "building $2 (swift build --product $2) ..."
+            (cd "$ROOT" && swift build --product "$2")
         fi
     fi
-    [[ -x $AGENT ]] || { echo "agent binary not found: $AGENT" >&2; exit 1; }
-    echo "agent: $AGENT ${AGENT_ARGS[*]}, Neutron: $NEUTRON"
-else
-    echo "agent: EMULATED with ip route (--emulate)"
-fi
+    [[ -x $path ]] || { echo "$2 binary not found: $path" >&2; exit 1; }
+}
+binary AGENT metadata-route-agent
+[[ $NEUTRON == api ]] && binary STANDIN neutron-standin
+echo "agent: $AGENT ${AGENT_ARGS[*]}, Neutron: $NEUTRON${STANDIN:+ ($STANDIN)}"
 
 mra_init e2e
 SNAPSHOT="$MRA_TMP/neutron-snapshot.json"
@@ -88,30 +91,10 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# emulate_sync: what `sync` must do here, done with `ip` (--emulate: proves the topology and the
-# assertions without the agent). The IPv4 route exists only while the snapshot has port-a-v4.
-emulate_sync() {
-    if grep -q '"port-a-v4"' "$SNAPSHOT"; then
-        in_ns "$NS_META" ip route replace "$MRA_TENANT_V4_CIDR" via "$MRA_ROUTER_GW_V4" proto "$MRA_PROTO"
-    else
-        in_ns "$NS_META" ip route del "$MRA_TENANT_V4_CIDR" proto "$MRA_PROTO" 2>/dev/null || true
-    fi
-    in_ns "$NS_META" ip -6 route replace "$MRA_TENANT_V6_CIDR" via "$MRA_ROUTER_GW_V6" proto "$MRA_PROTO"
-}
-
 # agent SUBCOMMAND [ARGS...]: run the agent on the metadata host against "Neutron" (the stand-in or
 # the snapshot file). Output goes to stdout; the exit status is the agent's.
 agent() {
     local sub=$1; shift
-    if ((EMULATE)); then
-        case $sub in
-            sync) emulate_sync ;;
-            routes) in_ns "$NS_META" ip route show proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route show proto "$MRA_PROTO" ;;
-            cleanup) in_ns "$NS_META" ip route flush proto "$MRA_PROTO"; in_ns "$NS_META" ip -6 route flush proto "$MRA_PROTO" ;;
-            *) echo "emulation has no '$sub'" >&2; return 70 ;;
-        esac
-        return
-    fi
     agent_command "$sub" "$@"
     "${AGENT_CMD[@]}"
 }
@@ -131,9 +114,10 @@ agent_command() {
     fi
 }
 
-# neutron_requests: how many requests the stand-in has answered so far.
+# neutron_requests: how many Neutron requests the stand-in has answered so far (its control endpoint).
 neutron_requests() {
-    grep -c '^GET ' "$MRA_TMP/fake-neutron.log" || true
+    in_ns "$NS_META" curl -sf -m 3 "http://127.0.0.1:$NEUTRON_PORT/_control/stats" |
+        "$MRA_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
 }
 
 # show TEXT: echo a command's output indented under the assertions (nothing when empty).
@@ -198,9 +182,8 @@ mra_topology_create
 mra_metadata_server_start
 mra_instance_server_start
 mra_write_snapshot "$SNAPSHOT" yes yes
-if [[ $NEUTRON == api ]] && ((EMULATE == 0)); then
-    mra_bg "$NS_META" "$MRA_TMP/fake-neutron.log" \
-        "$MRA_PYTHON" "$HERE/fake-neutron.py" --snapshot "$SNAPSHOT" --port "$NEUTRON_PORT"
+if [[ $NEUTRON == api ]]; then
+    mra_bg "$NS_META" "$MRA_TMP/neutron-standin.log" "$STANDIN" --snapshot "$SNAPSHOT" --port "$NEUTRON_PORT"
     wait_for 10 "Neutron stand-in on port $NEUTRON_PORT" \
         in_ns "$NS_META" curl -sf -m 1 "http://127.0.0.1:$NEUTRON_PORT/v2.0/routers"
 fi
@@ -230,37 +213,34 @@ expect_failure "metadata host cannot reach the instance over IPv6 ($MRA_INSTANCE
 expect_empty "no owned (proto $MRA_PROTO) routes yet" "$(owned_routes)"
 
 echo "== plan"
-if ((EMULATE)); then
-    skip "plan lists the routes and changes nothing" "emulation"
-else
-    before=$(meta_routes)
-    rc=0
-    plan_text=$(agent plan 2>&1) || rc=$?
-    show "$plan_text"
-    expect_eq "plan exits 0" 0 "$rc"
-    rc=0
-    plan_json=$(agent plan --format json 2>"$MRA_TMP/plan.err") || rc=$?
-    expect_eq "plan --format json exits 0" 0 "$rc"
-    plan=$(plan_lines <<<"$plan_json" 2>&1 || true)
-    expect_line "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "add $(re "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4")" "$plan"
-    expect_line "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "add $(re "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6")" "$plan"
-    expect_eq "plan has exactly two changes" 2 "$(grep -cE '^(add|replace|delete) ' <<<"$plan" || true)"
-    for hostile in 0.0.0.0/1 203.0.113.0/25 10.0.0.0/8; do
-        expect_line "plan refuses hostile $hostile with a reason" "refused $(re "$hostile") \\[[A-Za-z0-9_-]+\\].*" "$plan"
-    done
-    expect_line "plan refuses the hostile copy of $MRA_TENANT_V4_CIDR: it lost to tenant-a's older subnet" \
-        "refused $(re "$MRA_TENANT_V4_CIDR") \\[[A-Za-z0-9_-]+\\] lost-to tenant-a-v4" "$plan"
-    expect_eq "plan changes nothing in the kernel" "$before" "$(meta_routes)"
-    expect_failure "after plan, the instance's request still fails" instance_fetch_key
-fi
+before=$(meta_routes)
+rc=0
+plan_text=$(agent plan 2>&1) || rc=$?
+show "$plan_text"
+expect_eq "plan exits 0" 0 "$rc"
+rc=0
+plan_json=$(agent plan --format json 2>"$MRA_TMP/plan.err") || rc=$?
+expect_eq "plan --format json exits 0" 0 "$rc"
+plan=$(plan_lines <<<"$plan_json" 2>&1 || true)
+expect_line "plan adds $MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4" "add $(re "$MRA_TENANT_V4_CIDR via $MRA_ROUTER_GW_V4")" "$plan"
+expect_line "plan adds $MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "add $(re "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6")" "$plan"
+expect_eq "plan has exactly two changes" 2 "$(grep -cE '^(add|replace|delete) ' <<<"$plan" || true)"
+for hostile in 0.0.0.0/1 203.0.113.0/25 10.0.0.0/8; do
+    expect_line "plan refuses hostile $hostile with a reason" "refused $(re "$hostile") \\[[A-Za-z0-9_-]+\\].*" "$plan"
+done
+expect_line "plan refuses the hostile copy of $MRA_TENANT_V4_CIDR: it lost to tenant-a's older subnet" \
+    "refused $(re "$MRA_TENANT_V4_CIDR") \\[[A-Za-z0-9_-]+\\] lost-to tenant-a-v4" "$plan"
+expect_eq "plan changes nothing in the kernel" "$before" "$(meta_routes)"
+expect_failure "after plan, the instance's request still fails" instance_fetch_key
 
 echo "== sync"
-requests_before=$(neutron_requests 2>/dev/null || echo 0)
+requests_before=0
+[[ $NEUTRON == api ]] && requests_before=$(neutron_requests)
 rc=0
 sync_out=$(agent sync 2>&1) || rc=$?
 show "$sync_out"
 expect_eq "sync exits 0" 0 "$rc"
-if [[ $NEUTRON == api ]] && ((EMULATE == 0)); then
+if [[ $NEUTRON == api ]]; then
     n=$(neutron_requests)
     if ((n > requests_before)); then pass "sync read Neutron's API ($((n - requests_before)) requests)"
     else fail "sync read Neutron's API" "the stand-in saw no request"; fi
@@ -283,12 +263,10 @@ expect_eq "hostile copy of $MRA_TENANT_V4_CIDR did not take over: one route, via
 expect_eq "exactly two owned routes" 2 "$(owned_routes | wc -l)"
 foreign_untouched "after sync"
 
-if ((EMULATE == 0)); then
-    routes_out=$(agent routes 2>&1) || true
-    show "$routes_out"
-    expect_contains "routes lists $MRA_TENANT_V4_CIDR" "$MRA_TENANT_V4_CIDR" "$routes_out"
-    expect_contains "routes lists $MRA_TENANT_V6_CIDR" "$MRA_TENANT_V6_CIDR" "$routes_out"
-fi
+routes_out=$(agent routes 2>&1) || true
+show "$routes_out"
+expect_contains "routes lists $MRA_TENANT_V4_CIDR" "$MRA_TENANT_V4_CIDR" "$routes_out"
+expect_contains "routes lists $MRA_TENANT_V6_CIDR" "$MRA_TENANT_V6_CIDR" "$routes_out"
 
 echo "== sync again (nothing to do)"
 owned_before=$(owned_routes)
@@ -302,12 +280,10 @@ echo "== the router interface on $MRA_TENANT_V4_CIDR is removed in Neutron"
 # existed; alone, it is the one legitimate claim to that prefix and would get the route (via
 # 203.0.113.20). Here nobody claims 10.0.0.0/24 any more, so the route must simply go.
 mra_write_snapshot "$SNAPSHOT" no no
-if ((EMULATE == 0)); then
-    plan=$(agent plan --format json 2>/dev/null | plan_lines 2>&1 || true)
-    changes=$(grep -E '^(add|replace|delete) ' <<<"$plan" || true)
-    expect_line "plan deletes $MRA_TENANT_V4_CIDR" "delete $(re "$MRA_TENANT_V4_CIDR")( via $(re "$MRA_ROUTER_GW_V4"))?" "$changes"
-    expect_eq "plan changes nothing else" 1 "$(grep -c . <<<"$changes" || true)"
-fi
+plan=$(agent plan --format json 2>/dev/null | plan_lines 2>&1 || true)
+changes=$(grep -E '^(add|replace|delete) ' <<<"$plan" || true)
+expect_line "plan deletes $MRA_TENANT_V4_CIDR" "delete $(re "$MRA_TENANT_V4_CIDR")( via $(re "$MRA_ROUTER_GW_V4"))?" "$changes"
+expect_eq "plan changes nothing else" 1 "$(grep -c . <<<"$changes" || true)"
 rc=0
 sync_out=$(agent sync 2>&1) || rc=$?
 show "$sync_out"
@@ -318,35 +294,33 @@ expect_contains "IPv6 route (its interface still exists) stays" \
     "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
 foreign_untouched "after the interface removal"
 
-if ((EMULATE == 0)); then
-    echo "== the daemon follows Neutron (run --interval 1)"
-    # `run` reconciles on its own: a router interface added or removed in Neutron shows up in the
-    # kernel within an interval, with no sync by hand. SIGTERM stops it and leaves the routes.
-    agent_command run --interval 1 --log-level warning
-    "${AGENT_CMD[@]}" >"$MRA_TMP/daemon.log" 2>&1 &
-    DAEMON_PID=$!
-    MRA_PIDS+=("$DAEMON_PID")
-    mra_write_snapshot "$SNAPSHOT" yes no      # the interface comes back
-    if wait_for 10 "the daemon to add $MRA_TENANT_V4_CIDR" has_owned_route "$MRA_TENANT_V4_CIDR" "$MRA_ROUTER_GW_V4"; then
-        pass "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron"
-    else
-        fail "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron" "no route after 10 s; log: $(tail -c 300 "$MRA_TMP/daemon.log")"
-    fi
-    expect_eq "the instance reads its key again" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
-    mra_write_snapshot "$SNAPSHOT" no no       # and goes again
-    if wait_for 10 "the daemon to delete $MRA_TENANT_V4_CIDR" has_no_route "$MRA_TENANT_V4_CIDR"; then
-        pass "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron"
-    else
-        fail "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron" "still there after 10 s"
-    fi
-    expect_success "the daemon is still running" kill -0 "$DAEMON_PID"
-    kill -TERM "$DAEMON_PID" 2>/dev/null || true
-    rc=0
-    wait "$DAEMON_PID" || rc=$?
-    expect_eq "the daemon exits 0 on SIGTERM" 0 "$rc"
-    expect_contains "and leaves its routes in place" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
-    foreign_untouched "after the daemon"
+echo "== the daemon follows Neutron (run --interval 1)"
+# `run` reconciles on its own: a router interface added or removed in Neutron shows up in the
+# kernel within an interval, with no sync by hand. SIGTERM stops it and leaves the routes.
+agent_command run --interval 1 --log-level warning
+"${AGENT_CMD[@]}" >"$MRA_TMP/daemon.log" 2>&1 &
+DAEMON_PID=$!
+MRA_PIDS+=("$DAEMON_PID")
+mra_write_snapshot "$SNAPSHOT" yes no      # the interface comes back
+if wait_for 10 "the daemon to add $MRA_TENANT_V4_CIDR" has_owned_route "$MRA_TENANT_V4_CIDR" "$MRA_ROUTER_GW_V4"; then
+    pass "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron"
+else
+    fail "the daemon adds $MRA_TENANT_V4_CIDR when its interface reappears in Neutron" "no route after 10 s; log: $(tail -c 300 "$MRA_TMP/daemon.log")"
 fi
+expect_eq "the instance reads its key again" "$MRA_TEST_KEY" "$(instance_fetch_key || true)"
+mra_write_snapshot "$SNAPSHOT" no no       # and goes again
+if wait_for 10 "the daemon to delete $MRA_TENANT_V4_CIDR" has_no_route "$MRA_TENANT_V4_CIDR"; then
+    pass "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron"
+else
+    fail "the daemon deletes $MRA_TENANT_V4_CIDR when its interface is removed in Neutron" "still there after 10 s"
+fi
+expect_success "the daemon is still running" kill -0 "$DAEMON_PID"
+kill -TERM "$DAEMON_PID" 2>/dev/null || true
+rc=0
+wait "$DAEMON_PID" || rc=$?
+expect_eq "the daemon exits 0 on SIGTERM" 0 "$rc"
+expect_contains "and leaves its routes in place" "$MRA_TENANT_V6_CIDR via $MRA_ROUTER_GW_V6" "$(owned_routes 6)"
+foreign_untouched "after the daemon"
 
 echo "== cleanup"
 rc=0
