@@ -85,8 +85,9 @@ struct Inputs {
         for p in policy.protectedPrefixes { prot.append((p, Protected(prefix: p, what: "a configured protected prefix"))) }
         protected = PrefixIndex(prot)
 
+        let ownership = policy.ownership
         let foreignRoutes = Set(kernel.routes).filter { r in
-            !(r.proto == policy.proto && r.table == policy.table) && !r.destination.isDefault
+            !ownership.owns(route: r) && !r.destination.isDefault
         }
         foreign = PrefixIndex(foreignRoutes.map { ($0.destination, $0) })
     }

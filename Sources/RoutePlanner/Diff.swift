@@ -2,14 +2,15 @@ import Model
 
 /// The difference between the desired routes and what the agent owns in the kernel, as kernel writes.
 ///
-/// Owned routes: protocol and table equal the policy's. Owned nexthops: protocol equal and ID in
-/// `policy.nexthopIDRange`. Nothing else is ever written, replaced or deleted.
+/// Owned routes and nexthops are those `policy.ownership` owns (protocol and table; protocol and ID range).
+/// Nothing else is ever written, replaced or deleted.
 struct KernelDiff {
     var operations: [KernelOperation] = []
     var changes: [PlannedChange] = []
 
     init(desired: [DesiredRoute], kernel: KernelView, policy: Policy) {
-        let ownedRoutes = Set(kernel.routes.filter { $0.proto == policy.proto && $0.table == policy.table })
+        let ownership = policy.ownership
+        let ownedRoutes = Set(kernel.routes.filter(ownership.owns(route:)))
         var ownedByDestination: [IPPrefix: [KernelRoute]] = [:]
         for r in ownedRoutes { ownedByDestination[r.destination, default: []].append(r) }
         for k in ownedByDestination.keys { ownedByDestination[k]!.sort(by: routeOrder) }
@@ -21,10 +22,10 @@ struct KernelDiff {
             nexthopByID[n.id] = n
         }
         let ownedNexthops = nexthopByID.values
-            .filter { $0.proto == policy.proto && policy.nexthopIDRange.contains($0.id) }
+            .filter(ownership.owns(nexthop:))
             .sorted { $0.id < $1.id }
         // Nexthops that routes we do not own point at: never replaced or deleted (that would change or remove those routes).
-        let foreignReferences = Set(kernel.routes.filter { !($0.proto == policy.proto && $0.table == policy.table) }
+        let foreignReferences = Set(kernel.routes.filter { !ownership.owns(route: $0) }
             .compactMap(\.nexthopID))
 
         var nexthopAddOrReplace: [KernelNexthop: Bool] = [:]   // nexthop → is a replace

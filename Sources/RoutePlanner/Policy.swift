@@ -38,10 +38,12 @@ public struct Policy: Hashable, Sendable, Codable {
         IPPrefix("100.64.0.0/10")!, IPPrefix("fc00::/7")!,
     ]
 
+    /// What the agent owns: routes of `proto` in `table`, nexthops of `proto` with IDs in `nexthopIDRange`.
+    public var ownership: Ownership { Ownership(proto: proto, table: table) }
     /// Nexthop IDs the agent allocates lie in `nexthopIDBase + 1 ... nexthopIDBase + 999_999`.
-    public var nexthopIDBase: UInt32 { UInt32(proto) * 1_000_000 }
+    public var nexthopIDBase: UInt32 { ownership.nexthopIDBase }
     /// The nexthop IDs the agent may own: `nexthopIDBase + 1 ... nexthopIDBase + 999_999`.
-    public var nexthopIDRange: ClosedRange<UInt32> { (nexthopIDBase + 1)...(nexthopIDBase + 999_999) }
+    public var nexthopIDRange: ClosedRange<UInt32> { ownership.nexthopIDs }
 
     public init(proto: UInt8 = 200, table: UInt32 = 254,
                 allowedPrefixes: [IPPrefix] = Policy.defaultAllowedPrefixes,

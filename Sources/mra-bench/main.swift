@@ -189,7 +189,7 @@ func oursNexthops(n: Int, batchBytes: Int, batchMessages: Int) throws -> (Row, R
     let dumpStart = ContinuousClock.now
     let routes = try socket.routes(family: .v4, table: 254)
     let dumpWall = ContinuousClock.now - dumpStart
-    let owned = routes.filter { $0.proto == proto }.count
+    let owned = routes.filter(Ownership(proto: proto, table: 254).owns(route:)).count
     guard owned == n else { throw CommandFailed(description: "dump returned \(owned) owned routes, expected \(n)") }
     return (Row(n: n, variant: "ours-nh (\(batchBytes / 1024) KiB/send)", wall: seconds(wall), rss: peakRSSMiB(),
                 note: "\(stats.sendCalls) sends"),

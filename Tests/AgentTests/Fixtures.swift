@@ -50,7 +50,7 @@ func hostKernel(nexthopSupport: Bool = true) -> InMemoryKernel {
 
 /// Owned routes of a kernel view as "dst via gateway" strings, nexthop objects resolved.
 func ownedRoutes(_ kernel: InMemoryKernel, proto: UInt8 = 200) -> [String] {
-    OwnedRoute.list(in: kernel.current, table: 254, proto: proto).map { "\($0.destination) via \($0.nextHop ?? "?")" }
+    OwnedRoute.list(in: kernel.current, ownership: Ownership(proto: proto, table: 254)).map { "\($0.destination) via \($0.nextHop ?? "?")" }
 }
 
 /// A Neutron stand-in whose answers a test scripts: a snapshot, or an error.
