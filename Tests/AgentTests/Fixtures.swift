@@ -67,9 +67,17 @@ final class ScriptedSource: SnapshotSource {
     /// How long each read takes (a Neutron that is slow or never answers).
     let delay = Mutex<Duration>(.zero)
 
+    /// Hands reads to another source (a real one fed with bad input); nil: answer from the script again.
+    func forward(to source: (any SnapshotSource)?) { upstream.withLock { $0 = source } }
+    private let upstream = Mutex<(any SnapshotSource)?>(nil)
+
     func read() async throws -> CloudSnapshot {
         let d = delay.withLock { $0 }
         if d > .zero { try await Task.sleep(for: d) }
+        if let u = upstream.withLock({ $0 }) {
+            state.withLock { $0.reads += 1 }
+            return try await u.read()
+        }
         return try state.withLock { s in
             s.reads += 1
             if let f = s.failure { throw SourceError(f) }
