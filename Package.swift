@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "neutron-standin", dependencies: ["TestSupport"]),
         // Test support: a scripted HTTP server (fixtures, Neutron stand-in) and namespace helpers.
         .target(name: "TestSupport", dependencies: [
-            "Model",
+            "Model", "Netlink",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

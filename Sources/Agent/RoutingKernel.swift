@@ -48,6 +48,11 @@ public final class NetlinkKernel: RoutingKernel {
         }
     }
 
+    /// The kernel behind an already open socket (tests: a socket over a scripted transport).
+    public init(socket: RouteSocket) {
+        self.socket = Mutex(socket)
+    }
+
     public func view(table: UInt32, includeNexthops: Bool) throws -> KernelView {
         try socket.withLock { s in
             do {

@@ -45,8 +45,13 @@ public final class RouteSocket: @unchecked Sendable {
         engine = RequestEngine(transport: transport, limits: limits)
     }
 
-    /// A socket over any transport (tests script one).
-    init(transport: any NetlinkTransport, limits: BatchLimits = BatchLimits()) {
+    /// A socket over any transport: tests script one (TestSupport's `ScriptedTransport`) to run the real
+    /// codec without a kernel.
+    public convenience init(transport: any NetlinkTransport) {
+        self.init(transport: transport, limits: BatchLimits())
+    }
+
+    init(transport: any NetlinkTransport, limits: BatchLimits) {
         engine = RequestEngine(transport: transport, limits: limits)
         maxInFlight = Int.max
         maxSendBytes = Int.max
