@@ -10,7 +10,7 @@
 //   ip-batch-via  classic `route add … via …` with `ip -batch` (skipped above 20,000 unless --all)
 //   ours-via      classic routes via RouteSocket.apply (also skipped above 20,000 unless --all:
 //                 the kernel's cost for N distinct classic gateways grows quadratically)
-// and times a dump of the table after `ours-nh`. Needs root and iproute2.
+// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink and Model only.
 import Foundation
 import Model
 import Netlink
