@@ -22,10 +22,10 @@ let package = Package(
     ],
     targets: [
         // Linux UAPI headers (netlink, rtnetlink, nexthop) for Swift.
-        .target(name: "CNetlink"),
+        .target(name: "CNetlink", exclude: ["README.md"]),
         // IP addresses, prefixes, the Neutron snapshot and the kernel view: value types shared by every module.
-        .target(name: "Model"),
-        .target(name: "Netlink", dependencies: ["CNetlink", "Model"]),
+        .target(name: "Model", exclude: ["README.md"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "Model"], exclude: ["README.md"]),
         // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
         .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
@@ -39,7 +39,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], exclude: ["README.md"]),
         .target(name: "Agent", dependencies: [
             "Model", "Netlink", "OpenStack", "RoutePlanner",
             .product(name: "Logging", package: "swift-log"),
@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Yams", package: "Yams"),
-        ]),
+        ], exclude: ["README.md"]),
         .executableTarget(name: "metadata-route-agent", dependencies: [
             "Agent", "Model", "OpenStack", "RoutePlanner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,19 +58,19 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ]),
+        ], exclude: ["README.md"]),
         // The Neutron stand-in as a process (benchmark, metadata scenario): TestSupport's NeutronStandIn
         // serving a generated cloud or a snapshot file.
         .executableTarget(name: "neutron-standin", dependencies: ["TestSupport"]),
         // Test support: a scripted HTTP server, the Neutron stand-in (its JSON from OpenStack's
-        // NeutronWire) and namespace helpers.
+        // NeutronWire), namespace helpers, scripted netlink.
         .target(name: "TestSupport", dependencies: [
-            "Model", "OpenStack",
+            "Model", "Netlink", "OpenStack",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ], path: "Tests/TestSupport"),
+        ], path: "Tests/TestSupport", exclude: ["README.md"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Model", "TestSupport"]),
         .testTarget(name: "RoutePlannerTests", dependencies: [

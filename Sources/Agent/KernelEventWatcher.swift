@@ -16,7 +16,7 @@ public final class KernelEventWatcher: Sendable {
     }
 
     /// Starts the watching thread.
-    public func start(table: UInt32, proto: UInt8, logger: Logger, onChange: @escaping @Sendable () -> Void) {
+    public func start(ownership: Ownership, logger: Logger, onChange: @escaping @Sendable () -> Void) {
         let monitor = self.monitor
         let thread = Thread { [self] in
             while !self.stopped.load(ordering: .relaxed) {
@@ -29,7 +29,7 @@ public final class KernelEventWatcher: Sendable {
                     }
                     return
                 }
-                if events.contains(where: { KernelEventWatcher.matters($0, table: table, proto: proto) }) { onChange() }
+                if events.contains(where: { KernelEventWatcher.matters($0, ownership: ownership) }) { onChange() }
             }
         }
         thread.name = "mra-route-events"
@@ -37,13 +37,14 @@ public final class KernelEventWatcher: Sendable {
     }
 
     /// Whether an event can change what the agent should do.
-    public static func matters(_ event: RouteEvent, table: UInt32, proto: UInt8) -> Bool {
+    public static func matters(_ event: RouteEvent, ownership: Ownership) -> Bool {
         switch event {
         case .overflow: return true
-        case .routeDeleted(let r): return r.table == table && r.proto == proto
-        case .routeAdded(let r): return r.table == table && r.proto != proto && !r.destination.isDefault
-        case .nexthopDeleted(let n): return n.proto == proto
-        case .nexthopAdded(let n): return n.proto != proto  // someone replaced one of ours with theirs
+        case .routeDeleted(let r): return ownership.owns(route: r)
+        // A foreign route in the agent's table can make a tenant route overlap it.
+        case .routeAdded(let r): return r.table == ownership.table && !ownership.owns(route: r) && !r.destination.isDefault
+        case .nexthopDeleted(let n): return ownership.owns(nexthop: n)
+        case .nexthopAdded(let n): return !ownership.owns(nexthop: n)  // someone replaced one of ours with theirs
         }
     }
 

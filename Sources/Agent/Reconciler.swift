@@ -129,7 +129,8 @@ public struct Reconciler: Sendable {
         var routeError: [IPPrefix: KernelWriteError] = [:]
         var nexthopError: [UInt32: KernelWriteError] = [:]
         var nexthopOf: [IPPrefix: UInt32] = [:]
-        for r in view.routes where r.proto == settings.proto && r.table == settings.table {
+        let ownership = settings.ownership
+        for r in view.routes where ownership.owns(route: r) {
             if let id = r.nexthopID { nexthopOf[r.destination] = id }
         }
         for (op, result) in zip(plan.operations, results) {

@@ -89,9 +89,9 @@ public struct OwnedRoute: Codable, Sendable, Hashable {
     }
 
     /// The owned routes of a kernel view, with nexthop objects resolved to their gateways.
-    public static func list(in view: KernelView, table: UInt32, proto: UInt8) -> [OwnedRoute] {
-        let gateways = Dictionary(view.nexthops.filter { $0.proto == proto }.map { ($0.id, $0.gateway) }, uniquingKeysWith: { a, _ in a })
-        return view.routes.filter { $0.proto == proto && $0.table == table }.sorted().map { r in
+    public static func list(in view: KernelView, ownership: Ownership) -> [OwnedRoute] {
+        let gateways = Dictionary(view.nexthops.filter(ownership.owns(nexthop:)).map { ($0.id, $0.gateway) }, uniquingKeysWith: { a, _ in a })
+        return view.routes.filter(ownership.owns(route:)).sorted().map { r in
             let gw = r.gateway ?? r.nexthopID.flatMap { gateways[$0] ?? nil }
             return OwnedRoute(destination: "\(r.destination)", nextHop: gw.map { "\($0)" }, nexthopID: r.nexthopID,
                               table: r.table, proto: r.proto, metric: r.metric)

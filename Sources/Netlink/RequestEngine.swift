@@ -3,8 +3,9 @@ import Model
 #endif
 
 /// One netlink datagram socket as the request engine sees it: send a datagram, receive one.
-/// The real one is `SocketTransport`; tests script a fake.
-protocol NetlinkTransport: AnyObject {
+/// The real one is `SocketTransport`; tests script a fake (TestSupport's `ScriptedTransport`, in the manner of
+/// mdlayher/netlink's `nltest`), so the real codec runs without root and without a kernel.
+public protocol NetlinkTransport: AnyObject {
     /// Sends one datagram (any number of messages back to back). Throws `NetlinkError`.
     func send(_ datagram: [UInt8]) throws
     /// Receives one datagram; nil when none arrived within `timeout` (nil timeout = wait forever,

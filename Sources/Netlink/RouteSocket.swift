@@ -5,7 +5,7 @@
 //                        link, ACK/extended ACK, DONE and event messages
 //   NetlinkError.swift   the error value and traffic statistics
 //   RequestEngine.swift  batching with one ACK per request matched by sequence number; dumps with retry
-//   SocketTransport.swift, Namespace.swift   the real socket, opened inside a namespace if asked
+//   SocketTransport.swift, NetworkNamespace.swift   the real socket, opened inside a namespace if asked
 //   RouteSocket.swift, RouteEventMonitor.swift   the public API
 // The first four files use only the standard library and Model: the fuzz target compiles them alone.
 import Model
@@ -45,8 +45,13 @@ public final class RouteSocket: @unchecked Sendable {
         engine = RequestEngine(transport: transport, limits: limits)
     }
 
-    /// A socket over any transport (tests script one).
-    init(transport: any NetlinkTransport, limits: BatchLimits = BatchLimits()) {
+    /// A socket over any transport: tests script one (TestSupport's `ScriptedTransport`) to run the real
+    /// codec without a kernel.
+    public convenience init(transport: any NetlinkTransport) {
+        self.init(transport: transport, limits: BatchLimits())
+    }
+
+    init(transport: any NetlinkTransport, limits: BatchLimits) {
         engine = RequestEngine(transport: transport, limits: limits)
         maxInFlight = Int.max
         maxSendBytes = Int.max

@@ -12,16 +12,16 @@ import Model
 /// for op in plan.operations { print(op.summary) }
 /// ```
 public func makePlan(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy) -> RoutePlan {
-    let inputs = Inputs(snapshot: snapshot, kernel: kernel, policy: policy)
+    let rules = RefusalRules(snapshot: snapshot, kernel: kernel, policy: policy)
     var refused: [Refusal] = []
     var candidates: [Candidate] = []
-    for router in inputs.routers {
-        switch inputs.judge(router) {
+    for router in rules.routers {
+        switch rules.judge(router) {
         case .refused(let r):
             refused.append(r)
         case .selected(let gateways, let subnetIDs):
             for id in subnetIDs {
-                switch inputs.judge(subnetID: id, of: router, gateways: gateways) {
+                switch rules.judge(subnetID: id, of: router, gateways: gateways) {
                 case .refused(let r): refused.append(r)
                 case .candidate(let c): candidates.append(c)
                 }
@@ -31,7 +31,9 @@ public func makePlan(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy
     let (accepted, lost) = resolveConflicts(candidates)
     refused += lost
     let desired = accepted.map(\.route).sorted()
-    let diff = KernelDiff(desired: desired, kernel: kernel, policy: policy)
+    let owned = OwnedKernelState(kernel: kernel, ownership: policy.ownership)
+    let nexthops = NexthopAllocation(desired: desired, owned: owned, policy: policy)
+    let diff = RouteDiff(desired: desired, owned: owned, nexthops: nexthops, policy: policy)
     return RoutePlan(desired: desired, refused: Array(Set(refused)).sorted(), changes: diff.changes,
                      operations: diff.operations)
 }

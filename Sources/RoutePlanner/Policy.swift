@@ -8,7 +8,7 @@ import Model
 /// policy.externalNetworks = ["public"]        // only routers with a gateway on "public"
 /// policy.useNexthopObjects = false            // classic `via` routes (kernels before 5.3)
 /// ```
-public struct Policy: Hashable, Sendable, Codable {
+public struct Policy: Hashable, Sendable, Encodable {
     /// The route protocol number that marks the agent's routes and nexthops (`rtm_protocol`, `nh_protocol`).
     public var proto: UInt8
     /// The routing table the agent writes (254 = main).
@@ -38,10 +38,12 @@ public struct Policy: Hashable, Sendable, Codable {
         IPPrefix("100.64.0.0/10")!, IPPrefix("fc00::/7")!,
     ]
 
+    /// What the agent owns: routes of `proto` in `table`, nexthops of `proto` with IDs in `nexthopIDRange`.
+    public var ownership: Ownership { Ownership(proto: proto, table: table) }
     /// Nexthop IDs the agent allocates lie in `nexthopIDBase + 1 ... nexthopIDBase + 999_999`.
-    public var nexthopIDBase: UInt32 { UInt32(proto) * 1_000_000 }
+    public var nexthopIDBase: UInt32 { ownership.nexthopIDBase }
     /// The nexthop IDs the agent may own: `nexthopIDBase + 1 ... nexthopIDBase + 999_999`.
-    public var nexthopIDRange: ClosedRange<UInt32> { (nexthopIDBase + 1)...(nexthopIDBase + 999_999) }
+    public var nexthopIDRange: ClosedRange<UInt32> { ownership.nexthopIDs }
 
     public init(proto: UInt8 = 200, table: UInt32 = 254,
                 allowedPrefixes: [IPPrefix] = Policy.defaultAllowedPrefixes,
@@ -81,23 +83,5 @@ public struct Policy: Hashable, Sendable, Codable {
         case requireSNATDisabled = "require_snat_disabled"
         case addressScopeMode = "address_scope_mode"
         case useNexthopObjects = "use_nexthop_objects"
-    }
-
-    /// Decodes a policy; every key is optional and falls back to the default.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Policy()
-        proto = try c.decodeIfPresent(UInt8.self, forKey: .proto) ?? d.proto
-        table = try c.decodeIfPresent(UInt32.self, forKey: .table) ?? d.table
-        allowedPrefixes = try c.decodeIfPresent([IPPrefix].self, forKey: .allowedPrefixes) ?? d.allowedPrefixes
-        minPrefixLengthV4 = try c.decodeIfPresent(Int.self, forKey: .minPrefixLengthV4) ?? d.minPrefixLengthV4
-        minPrefixLengthV6 = try c.decodeIfPresent(Int.self, forKey: .minPrefixLengthV6) ?? d.minPrefixLengthV6
-        protectedPrefixes = try c.decodeIfPresent([IPPrefix].self, forKey: .protectedPrefixes) ?? d.protectedPrefixes
-        externalNetworks = try c.decodeIfPresent([String].self, forKey: .externalNetworks) ?? d.externalNetworks
-        projects = try c.decodeIfPresent([String].self, forKey: .projects) ?? d.projects
-        routerTags = try c.decodeIfPresent([String].self, forKey: .routerTags) ?? d.routerTags
-        requireSNATDisabled = try c.decodeIfPresent(Bool.self, forKey: .requireSNATDisabled) ?? d.requireSNATDisabled
-        addressScopeMode = try c.decodeIfPresent(Bool.self, forKey: .addressScopeMode) ?? d.addressScopeMode
-        useNexthopObjects = try c.decodeIfPresent(Bool.self, forKey: .useNexthopObjects) ?? d.useNexthopObjects
     }
 }

@@ -10,7 +10,7 @@
 //   ip-batch-via  classic `route add … via …` with `ip -batch` (skipped above 20,000 unless --all)
 //   ours-via      classic routes via RouteSocket.apply (also skipped above 20,000 unless --all:
 //                 the kernel's cost for N distinct classic gateways grows quadratically)
-// and times a dump of the table after `ours-nh`. Needs root and iproute2.
+// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink and Model only.
 import Foundation
 import Model
 import Netlink
@@ -189,7 +189,7 @@ func oursNexthops(n: Int, batchBytes: Int, batchMessages: Int) throws -> (Row, R
     let dumpStart = ContinuousClock.now
     let routes = try socket.routes(family: .v4, table: 254)
     let dumpWall = ContinuousClock.now - dumpStart
-    let owned = routes.filter { $0.proto == proto }.count
+    let owned = routes.filter(Ownership(proto: proto, table: 254).owns(route:)).count
     guard owned == n else { throw CommandFailed(description: "dump returned \(owned) owned routes, expected \(n)") }
     return (Row(n: n, variant: "ours-nh (\(batchBytes / 1024) KiB/send)", wall: seconds(wall), rss: peakRSSMiB(),
                 note: "\(stats.sendCalls) sends"),

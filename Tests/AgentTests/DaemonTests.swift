@@ -57,10 +57,19 @@ import Testing
         let r = try rig()
         _ = await r.daemon.fullReconcile()
         let installed = r.kernel.current
-        r.source.fail("Neutron returned an HTML page instead of JSON (status 502)")
-        _ = await r.daemon.fullReconcile()
-        #expect(r.kernel.current == installed)
-        #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="neutron_error"} 1"#))
+        // Real garbage where a snapshot should be (an error page, then a cut-off snapshot), read and decoded by
+        // the product's snapshot source: were either taken for an empty cloud, every route would be deleted.
+        let json = String(decoding: try sampleCloud().jsonData(), as: UTF8.self)
+        for (n, garbage) in ["<html><body><h1>502 Bad Gateway</h1></body></html>", String(json.prefix(json.count / 2))].enumerated() {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("mra-garbage-\(UUID().uuidString).json")
+            try Data(garbage.utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            r.source.forward(to: SnapshotFileSource(path: file.path))
+            _ = await r.daemon.fullReconcile()
+            #expect(r.kernel.current == installed)
+            #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="neutron_error"} \#(n + 1)"#))
+        }
+        #expect(r.logs.contains("is not a valid snapshot"))
     }
 
     @Test func aReadThatNeverFinishesIsAbandonedAtTheReadTimeout() async throws {

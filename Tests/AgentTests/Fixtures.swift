@@ -50,7 +50,7 @@ func hostKernel(nexthopSupport: Bool = true) -> InMemoryKernel {
 
 /// Owned routes of a kernel view as "dst via gateway" strings, nexthop objects resolved.
 func ownedRoutes(_ kernel: InMemoryKernel, proto: UInt8 = 200) -> [String] {
-    OwnedRoute.list(in: kernel.current, table: 254, proto: proto).map { "\($0.destination) via \($0.nextHop ?? "?")" }
+    OwnedRoute.list(in: kernel.current, ownership: Ownership(proto: proto, table: 254)).map { "\($0.destination) via \($0.nextHop ?? "?")" }
 }
 
 /// A Neutron stand-in whose answers a test scripts: a snapshot, or an error.
@@ -67,9 +67,17 @@ final class ScriptedSource: SnapshotSource {
     /// How long each read takes (a Neutron that is slow or never answers).
     let delay = Mutex<Duration>(.zero)
 
+    /// Hands reads to another source (a real one fed with bad input); nil: answer from the script again.
+    func forward(to source: (any SnapshotSource)?) { upstream.withLock { $0 = source } }
+    private let upstream = Mutex<(any SnapshotSource)?>(nil)
+
     func read() async throws -> CloudSnapshot {
         let d = delay.withLock { $0 }
         if d > .zero { try await Task.sleep(for: d) }
+        if let u = upstream.withLock({ $0 }) {
+            state.withLock { $0.reads += 1 }
+            return try await u.read()
+        }
         return try state.withLock { s in
             s.reads += 1
             if let f = s.failure { throw SourceError(f) }

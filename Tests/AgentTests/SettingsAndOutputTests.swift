@@ -119,7 +119,7 @@ import Testing
     @Test func routesResolveNexthopObjectsToGateways() throws {
         let kernel = hostKernel()
         _ = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger()).reconcile(snapshot: sampleCloud(), apply: true)
-        let list = OwnedRoute.list(in: kernel.current, table: 254, proto: 200)
+        let list = OwnedRoute.list(in: kernel.current, ownership: Ownership(proto: 200, table: 254))
         #expect(list.map(\.destination) == ["10.0.0.0/24", "10.1.0.0/24", "fd00:10::/64"])
         #expect(list.allSatisfy { $0.nexthopID != nil && $0.nextHop != nil })
         let text = TextReport.routes(list, table: 254, proto: 200)
@@ -164,12 +164,17 @@ import Testing
 @Suite struct EventFilterTests {
     @Test func onlyEventsThatCanChangeThePlanWakeTheLoop() {
         let dst = IPPrefix("10.0.0.0/24")!
-        #expect(KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, proto: 200)), table: 254, proto: 200))
-        #expect(!KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 200)), table: 254, proto: 200))
-        #expect(KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 4)), table: 254, proto: 200))
-        #expect(!KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, table: 100, proto: 200)), table: 254, proto: 200))
-        #expect(KernelEventWatcher.matters(.overflow, table: 254, proto: 200))
-        #expect(KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 1, gateway: nil, outputInterface: 0, proto: 200)), table: 254, proto: 200))
+        let ours = Ownership(proto: 200, table: 254)
+        #expect(KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, proto: 200)), ownership: ours))
+        #expect(!KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 200)), ownership: ours))
+        #expect(KernelEventWatcher.matters(.routeAdded(KernelRoute(destination: dst, proto: 4)), ownership: ours))
+        #expect(!KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, table: 100, proto: 200)), ownership: ours))
+        #expect(KernelEventWatcher.matters(.overflow, ownership: ours))
+        #expect(KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 200_000_001, gateway: nil, outputInterface: 0, proto: 200)), ownership: ours))
+        // A nexthop of the agent's protocol outside its ID range is not the agent's: deleting it changes nothing.
+        #expect(!KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 1, gateway: nil, outputInterface: 0, proto: 200)), ownership: ours))
+        #expect(!KernelEventWatcher.matters(.nexthopAdded(KernelNexthop(id: 200_000_001, gateway: nil, outputInterface: 0, proto: 200)), ownership: ours))
+        #expect(KernelEventWatcher.matters(.nexthopAdded(KernelNexthop(id: 200_000_001, gateway: nil, outputInterface: 0, proto: 4)), ownership: ours))
     }
 
     @Test func privilegesAreReadFromTheEffectiveSet() {

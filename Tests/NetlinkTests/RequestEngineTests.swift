@@ -1,6 +1,7 @@
 import Testing
 @testable import Netlink
 import Model
+import TestSupport
 
 private func routeOps(_ n: Int) -> [KernelOperation] {
     (0..<n).map { i in
@@ -127,7 +128,7 @@ private func routeOps(_ n: Int) -> [KernelOperation] {
 
     @Test func bothFamiliesAreDumpedWhenNoFamilyIsGiven() throws {
         let transport = ScriptedTransport { req in
-            let fam = req[0].payload.u8(0)
+            let fam = req[0].payload.first
             let r = KernelRoute(destination: IPPrefix(fam == 2 ? "10.0.0.0/8" : "fd00::/8")!, proto: 200)
             return [.datagram(routeReply(r, sequence: req[0].sequence) + doneMessage(sequence: req[0].sequence))]
         }

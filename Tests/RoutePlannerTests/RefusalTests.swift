@@ -1,3 +1,4 @@
+import Foundation
 import Model
 import Testing
 @testable import RoutePlanner
@@ -153,7 +154,21 @@ let refusalCases: [RefusalCase] = [
     @Test func reasonRawValuesAreSnakeCase() {
         for r in RefusalReason.allCases {
             #expect(r.rawValue.allSatisfy { $0.isLowercase || $0 == "_" }, "\(r.rawValue)")
-            #expect(!r.explanation.isEmpty)
+        }
+    }
+
+    /// Each reason explains itself in its own words (no copied line), and both refusal tables an operator reads
+    /// (the planner's README and the operator's guide) have a row for it.
+    @Test func everyReasonIsExplainedAndDocumented() throws {
+        let explanations = RefusalReason.allCases.map(\.explanation)
+        #expect(Set(explanations).count == RefusalReason.allCases.count, "two reasons share an explanation")
+        #expect(explanations.allSatisfy { $0.count > 20 && $0.first?.isLowercase == true && !$0.hasSuffix(".") })
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for doc in ["Sources/RoutePlanner/README.md", "docs/operators-guide.md"] {
+            let text = try String(contentsOf: root.appendingPathComponent(doc), encoding: .utf8)
+            for r in RefusalReason.allCases {
+                #expect(text.contains("| `\(r.rawValue)` |"), "\(doc) has no row for \(r.rawValue)")
+            }
         }
     }
 

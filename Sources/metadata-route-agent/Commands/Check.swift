@@ -49,7 +49,7 @@ struct Check: AsyncParsableCommand {
             let kernel = try NetlinkKernel(namespace: rt.settings.netns)
             let reconciler = try Reconciler(kernel: kernel, settings: rt.settings, logger: rt.logger)
             let view = try reconciler.readKernel()
-            let owned = view.routes.filter { $0.proto == rt.settings.proto }.count
+            let owned = view.routes.filter(rt.settings.ownership.owns(route:)).count
             report("kernel", true, "table \(TextReport.tableName(rt.settings.table)): \(view.routes.count) routes, \(owned) owned (protocol \(rt.settings.proto)); \(view.connected.count) connected networks; \(reconciler.useNexthopObjects ? "nexthop objects" : "classic via routes")")
             if let snapshot {
                 let plan = makePlanReport(reconciler: reconciler, snapshot: snapshot, view: view)

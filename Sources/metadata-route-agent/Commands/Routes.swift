@@ -28,7 +28,7 @@ struct Routes: AsyncParsableCommand {
         } catch {
             throw fail("\(error)", code: Exit.readFailed)
         }
-        let routes = OwnedRoute.list(in: view, table: rt.settings.table, proto: rt.settings.proto)
+        let routes = OwnedRoute.list(in: view, ownership: rt.settings.ownership)
         printOut(output.format == .json ? encodeJSONString(routes) + "\n" : TextReport.routes(routes, table: rt.settings.table, proto: rt.settings.proto))
     }
 }

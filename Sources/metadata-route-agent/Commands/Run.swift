@@ -78,7 +78,7 @@ struct Run: AsyncParsableCommand {
         var watcher: KernelEventWatcher?
         do {
             let w = try KernelEventWatcher(namespace: rt.settings.netns)
-            w.start(table: rt.settings.table, proto: rt.settings.proto, logger: logger) { daemon.kernelChanged() }
+            w.start(ownership: rt.settings.ownership, logger: logger) { daemon.kernelChanged() }
             watcher = w
         } catch {
             logger.warning("cannot subscribe to route events; self-healing waits for the interval", metadata: ["error": "\(error)"])

@@ -1,28 +1,5 @@
 import Model
 
-/// A subnet of a selected router that passed every check before conflict resolution.
-struct Candidate {
-    var subnet: Subnet
-    var routerID: String
-    var projectID: String
-    var nextHop: IPAddress
-    var outputInterface: Int32
-
-    var route: DesiredRoute {
-        DesiredRoute(destination: subnet.cidr, nextHop: nextHop, routerID: routerID, subnetID: subnet.id,
-                     projectID: projectID, outputInterface: outputInterface)
-    }
-
-    /// Creation order: `created_at`, then subnet ID, then router ID, then next hop.
-    static func earlier(_ a: Candidate, _ b: Candidate) -> Bool {
-        if a.subnet.createdAt != b.subnet.createdAt { return a.subnet.createdAt < b.subnet.createdAt }
-        if a.subnet.id != b.subnet.id { return a.subnet.id < b.subnet.id }
-        if a.routerID != b.routerID { return a.routerID < b.routerID }
-        if a.nextHop != b.nextHop { return a.nextHop < b.nextHop }
-        return a.subnet.cidr < b.subnet.cidr
-    }
-}
-
 /// Something a tenant route must not overlap, with words for the refusal message.
 struct Protected {
     var prefix: IPPrefix
@@ -35,8 +12,10 @@ struct ChosenGateway {
     var networkID: String
 }
 
-/// The snapshot and kernel view indexed once, order-independently (duplicates resolved deterministically).
-struct Inputs {
+/// The rule engine: every check a router and each of its subnets must pass to get a route, in order, the first
+/// failure giving the refusal and its message (see the README's refusal reasons). Built once per plan from the
+/// snapshot and kernel view, indexed order-independently (duplicates resolved deterministically).
+struct RefusalRules {
     let policy: Policy
     let routers: [Router]                       // unique by ID, sorted by ID
     let subnets: [String: Subnet]
@@ -85,8 +64,9 @@ struct Inputs {
         for p in policy.protectedPrefixes { prot.append((p, Protected(prefix: p, what: "a configured protected prefix"))) }
         protected = PrefixIndex(prot)
 
+        let ownership = policy.ownership
         let foreignRoutes = Set(kernel.routes).filter { r in
-            !(r.proto == policy.proto && r.table == policy.table) && !r.destination.isDefault
+            !ownership.owns(route: r) && !r.destination.isDefault
         }
         foreign = PrefixIndex(foreignRoutes.map { ($0.destination, $0) })
     }
@@ -199,35 +179,6 @@ struct Inputs {
     }
 }
 
-/// Resolves overlaps between accepted candidates: the earliest-created subnet keeps its route;
-/// a later one overlapping it with another next hop is refused and names the winner.
-/// Identical prefix and next hop twice is one route (the earliest provenance).
-func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refused: [Refusal]) {
-    var accepted: [Candidate] = []
-    var refused: [Refusal] = []
-    // Every candidate is indexed once, sorted once; only those already accepted count as hits.
-    // (Inserting into the sorted index one by one was quadratic when subnets are not created in address order.)
-    let ordered = candidates.sorted(by: Candidate.earlier)
-    let index = PrefixIndex(ordered.enumerated().map { ($0.element.subnet.cidr, $0.offset) })
-    var isAccepted = [Bool](repeating: false, count: ordered.count)
-    for (position, c) in ordered.enumerated() {
-        let hits = index.overlapping(c.subnet.cidr).filter { isAccepted[$0.1] }.map { ordered[$0.1] }
-        if let winner = hits.filter({ $0.nextHop != c.nextHop }).min(by: Candidate.earlier) {
-            let w = winner.subnet
-            refused.append(Refusal(
-                reason: .conflictsWithOtherTenant, destination: c.subnet.cidr, nextHop: c.nextHop, routerID: c.routerID,
-                subnetID: c.subnet.id, projectID: c.projectID,
-                message: "Subnet \(c.subnet.id) (\(c.subnet.cidr)) on router \(c.routerID) overlaps \(w.cidr) of subnet \(w.id) (project \(winner.projectID), router \(winner.routerID)), which was created earlier and keeps its route via \(winner.nextHop); renumber one of the two subnets — the earlier one keeps the route until then.",
-                lostTo: Conflict(subnetID: w.id, routerID: winner.routerID, destination: w.cidr, nextHop: winner.nextHop)))
-            continue
-        }
-        if hits.contains(where: { $0.subnet.cidr == c.subnet.cidr && $0.nextHop == c.nextHop }) { continue }
-        isAccepted[position] = true
-        accepted.append(c)
-    }
-    return (accepted, refused)
-}
-
 /// Deduplicates by ID; among entries with the same ID, the one with the smallest description wins
 /// (any fixed choice would do: it only has to ignore the input order). Sorted by ID.
 func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
@@ -238,27 +189,4 @@ func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
         best[key] = item
     }
     return best.keys.sorted().map { best[$0]! }
-}
-
-/// A total order on kernel routes for deterministic choices.
-func routeOrder(_ a: KernelRoute, _ b: KernelRoute) -> Bool {
-    if a.destination != b.destination { return a.destination < b.destination }
-    if a.table != b.table { return a.table < b.table }
-    if effectiveMetric(a) != effectiveMetric(b) { return effectiveMetric(a) < effectiveMetric(b) }
-    if a.proto != b.proto { return a.proto < b.proto }
-    if a.type != b.type { return a.type < b.type }
-    if a.nexthopID != b.nexthopID { return lessOptional(a.nexthopID, b.nexthopID) }
-    if a.gateway != b.gateway { return lessOptional(a.gateway, b.gateway) }
-    if a.outputInterface != b.outputInterface { return lessOptional(a.outputInterface, b.outputInterface) }
-    return lessOptional(a.metric, b.metric)
-}
-
-/// The metric the kernel uses for a route: IPv4 defaults to 0, IPv6 to 1024 (`IP6_RT_PRIO_USER`).
-public func effectiveMetric(_ r: KernelRoute) -> UInt32 {
-    effectiveMetric(r.metric, r.destination.family)
-}
-
-public func effectiveMetric(_ metric: UInt32?, _ family: AddressFamily) -> UInt32 {
-    if let m = metric, m != 0 { return m }
-    return family == .v6 ? 1024 : 0
 }

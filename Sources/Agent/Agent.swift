@@ -1,1 +1,0 @@
-// Agent: implementation arrives in its own files.
