@@ -84,6 +84,9 @@ let package = Package(
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Model", "TestSupport", "RoutePlanner", "Netlink"]),
+        .testTarget(name: "AgentTests", dependencies: [
+            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
     ]
 )

@@ -37,14 +37,14 @@ final class Mailbox: Sendable {
         }
     }
 
-    /// The next posted wakeup, or `.timer` once `deadline` has passed.
-    func next(until deadline: ContinuousClock.Instant) async -> Wakeup {
+    /// The next posted wakeup, or `.timer` once `deadline` has passed on `clock`.
+    func next(until deadline: Duration, clock: any AgentClock) async -> Wakeup {
         let generation = state.withLock { s -> Int in
             s.generation += 1
             return s.generation
         }
         let timer = Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
+            try? await clock.sleep(until: deadline)
             if !Task.isCancelled { self.fire(generation) }
         }
         defer { timer.cancel() }
@@ -88,10 +88,12 @@ public final class Daemon: Service, Sendable {
         var source: any SnapshotSource
         var reconciler: Reconciler
         var lastSnapshot: CloudSnapshot?
-        var lastSuccess: ContinuousClock.Instant?
+        var lastSuccess: Duration?
         var consecutiveFailures = 0
         var knownRefusals: Set<String> = []
         var cycles = 0
+        /// Tests waiting for the loop to finish a number of cycles.
+        var cycleWaiters: [(cycles: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state: Mutex<State>
@@ -101,10 +103,15 @@ public final class Daemon: Service, Sendable {
     public let logger: Logger
     public let metrics: AgentMetrics?
     private let randomJitter: @Sendable () -> Double
+    /// Where the loop reads the time and sleeps (a test clock in tests).
+    public let clock: any AgentClock
+    /// How long a burst of kernel events may settle before the replan.
+    static let settleTime = Duration.milliseconds(50)
 
     public init(settings: Settings, logger: Logger, metrics: AgentMetrics?,
                 reloadSettings: @escaping @Sendable () throws -> Settings,
                 jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.9...1.1) },
+                clock: any AgentClock = SystemClock(),
                 wiring: @escaping Wiring) throws {
         let (source, reconciler) = try wiring(settings)
         state = Mutex(State(settings: settings, source: source, reconciler: reconciler))
@@ -113,6 +120,7 @@ public final class Daemon: Service, Sendable {
         self.logger = logger
         self.metrics = metrics
         self.randomJitter = jitter
+        self.clock = clock
     }
 
     /// Tells the loop that the kernel changed under it (the event monitor calls this).
@@ -124,10 +132,11 @@ public final class Daemon: Service, Sendable {
 
     /// Ready when a reconcile read everything within the last three intervals.
     public func readiness() -> (Bool, String) {
-        state.withLock { s in
+        let now = clock.now
+        return state.withLock { s in
             guard let last = s.lastSuccess else { return (false, "not ready: no successful sync yet") }
-            let age = ContinuousClock.now - last
-            let limit = Duration.seconds(3 * s.settings.interval)
+            let age = now - last
+            let limit = Duration.seconds(clamping: 3 * s.settings.interval)
             if age <= limit { return (true, "ready: last successful sync \(age.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))) ago") }
             return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * s.settings.interval)) s)")
         }
@@ -138,6 +147,16 @@ public final class Daemon: Service, Sendable {
     /// The settings in force (they change on reload).
     public var settings: Settings { state.withLock { $0.settings } }
 
+    /// Returns once the loop has finished `count` cycles and is waiting for the next wakeup (for tests: they
+    /// wait for the loop, not for time).
+    func waitForCycles(_ count: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            state.withLock { s in
+                if s.cycles >= count { c.resume() } else { s.cycleWaiters.append((count, c)) }
+            }
+        }
+    }
+
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await loop()
@@ -147,7 +166,7 @@ public final class Daemon: Service, Sendable {
     }
 
     func loop() async throws {
-        var nextFull = ContinuousClock.now
+        var nextFull = clock.now
         var wake = Wakeup.timer
         while true {
             switch wake {
@@ -162,19 +181,24 @@ public final class Daemon: Service, Sendable {
                 nextFull = await fullReconcile()
             case .kernelEvent:
                 // Let a burst of events settle, then replan against the last snapshot (no API call).
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await clock.sleep(for: Self.settleTime)
                 mailbox.drain(.kernelEvent)
                 healFromKernelEvent()
             }
-            state.withLock { $0.cycles += 1 }
-            wake = await mailbox.next(until: nextFull)
+            state.withLock { s in
+                s.cycles += 1
+                let cycles = s.cycles
+                for w in s.cycleWaiters where w.cycles <= cycles { w.continuation.resume() }
+                s.cycleWaiters.removeAll { $0.cycles <= cycles }
+            }
+            wake = await mailbox.next(until: nextFull, clock: clock)
         }
     }
 
     /// Reads Neutron and the kernel, applies the plan; returns when the next full reconcile is due.
-    func fullReconcile() async -> ContinuousClock.Instant {
+    func fullReconcile() async -> Duration {
         let (source, settings) = state.withLock { ($0.source, $0.settings) }
-        let start = ContinuousClock.now
+        let start = clock.now
         let snapshot: CloudSnapshot
         do {
             snapshot = try await source.read()
@@ -185,11 +209,11 @@ public final class Daemon: Service, Sendable {
         guard reconcile(snapshot: snapshot, start: start, trigger: "interval") else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
         }
-        return ContinuousClock.now + .seconds(settings.interval * randomJitter())
+        return clock.now + .seconds(clamping: settings.interval * randomJitter())
     }
 
     /// After a failed read: keep the kernel as it is, log, back off.
-    private func failStatic(kind: String, error: String?, settings: Settings) -> ContinuousClock.Instant {
+    private func failStatic(kind: String, error: String?, settings: Settings) -> Duration {
         let failures = state.withLock { s -> Int in
             s.consecutiveFailures += 1
             return s.consecutiveFailures
@@ -201,18 +225,18 @@ public final class Daemon: Service, Sendable {
             ])
         }
         metrics?.recordReadFailure(kind: kind, consecutive: failures)
-        return ContinuousClock.now + .seconds(delay)
+        return clock.now + .seconds(clamping: delay)
     }
 
     private func healFromKernelEvent() {
         guard let snapshot = state.withLock({ $0.lastSnapshot }) else { return }
         metrics?.recordSelfHeal()
-        _ = reconcile(snapshot: snapshot, start: .now, trigger: "kernel_event")
+        _ = reconcile(snapshot: snapshot, start: clock.now, trigger: "kernel_event")
     }
 
     /// One reconcile against a snapshot; false when the kernel could not be read or written at all.
     @discardableResult
-    func reconcile(snapshot: CloudSnapshot, start: ContinuousClock.Instant, trigger: String) -> Bool {
+    func reconcile(snapshot: CloudSnapshot, start: Duration, trigger: String) -> Bool {
         let reconciler = state.withLock { $0.reconciler }
         let report: ReconcileReport
         do {
@@ -222,42 +246,68 @@ public final class Daemon: Service, Sendable {
             return false
         }
         logReport(report, logger: logger, trigger: trigger)
+        let now = clock.now
         let newRefusals = state.withLock { s -> [Refusal] in
             let keys = report.plan.refused.map(refusalKey)
             let fresh = zip(keys, report.plan.refused).filter { !s.knownRefusals.contains($0.0) }.map(\.1)
             s.knownRefusals = Set(keys)
             s.consecutiveFailures = 0
-            s.lastSuccess = .now
+            s.lastSuccess = now
             return fresh
         }
         for r in newRefusals { logRefusal(r, logger: logger) }
         if let metrics {
             let installed = report.plan.desired.count - report.failed.filter { $0.change.action == .add }.count
-            metrics.recordReconcile(report, installedRoutes: installed, duration: .now - start, at: Date())
+            metrics.recordReconcile(report, installedRoutes: installed, duration: clock.now - start, at: clock.wallTime)
         }
         return true
     }
 
+    /// SIGHUP: reads the configuration again. Options that a running daemon can change take effect (the Neutron
+    /// source and the reconciler are rebuilt, so rotated credentials are picked up too); options that need a
+    /// restart keep their running values and say so. When anything fails (the file, a value, building the
+    /// client), the running configuration stays as it is, and the log says so.
     private func applyReload() async {
         let current = state.withLock { $0.settings }
+        var fresh: Settings
         do {
-            let fresh = try reloadSettings()
-            if fresh.table != current.table || fresh.proto != current.proto || fresh.netns != current.netns {
-                logger.error("reload refused: table, protocol and netns cannot change while running; run cleanup and restart with the new values")
-                return
-            }
-            let (source, reconciler) = try wiring(fresh)
-            let old = state.withLock { s -> any SnapshotSource in
-                let old = s.source
-                s.settings = fresh
-                s.source = source
-                s.reconciler = reconciler
-                return old
-            }
-            await old.close()
-            logger.notice("configuration reloaded", metadata: ["source": "\(source.label)"])
+            fresh = try reloadSettings()
         } catch {
-            logger.error("reload failed; keeping the previous configuration", metadata: ["error": "\(error)"])
+            logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return
+        }
+        let changed = fresh.changedOptions(comparedTo: current)
+        let needRestart = changed.filter(\.needsRestart)
+        for option in needRestart {
+            let ownership = ["table", "protocol", "netns"].contains(option.name)
+            logger.warning("\(option.name) needs a restart to change; still using the running value", metadata: [
+                "option": "\(option.name)", "running": "\(option.text(in: current))", "configured": "\(option.text(in: fresh))",
+                "hint": "\(ownership ? "run cleanup with the old value, then restart with the new one" : "restart the agent")",
+            ])
+            option.copy(from: current, to: &fresh)
+        }
+        let live = changed.filter { !$0.needsRestart }.map(\.name)
+        let source: any SnapshotSource, reconciler: Reconciler
+        do {
+            (source, reconciler) = try wiring(fresh)
+        } catch {
+            logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return
+        }
+        let old = state.withLock { s -> any SnapshotSource in
+            let old = s.source
+            s.settings = fresh
+            s.source = source
+            s.reconciler = reconciler
+            return old
+        }
+        await old.close()
+        if !live.isEmpty || needRestart.isEmpty {
+            logger.notice("configuration reloaded", metadata: [
+                "source": "\(source.label)", "changed": "\(live.isEmpty ? "nothing" : live.joined(separator: ","))",
+            ])
+        } else {
+            logger.notice("configuration read again; only options that need a restart changed", metadata: ["source": "\(source.label)"])
         }
     }
 

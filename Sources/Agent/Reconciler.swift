@@ -35,13 +35,11 @@ public struct FailedOperation: Sendable, Hashable {
 public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     case neutron(String)
     case kernel(String)
-    case configuration(String)
 
     public var description: String {
         switch self {
         case .neutron(let m): return "cannot read Neutron: \(m)"
         case .kernel(let m): return "cannot read the kernel: \(m)"
-        case .configuration(let m): return m
         }
     }
 }
@@ -58,7 +56,7 @@ public struct Reconciler: Sendable {
     /// Whether the kernel has nexthop objects at all (owned ones are read even in classic mode, to clean them up).
     let kernelHasNexthops: Bool
 
-    public init(kernel: any RoutingKernel, settings: Settings, logger: Logger, metrics: AgentMetrics? = nil) throws(ReconcileError) {
+    public init(kernel: any RoutingKernel, settings: Settings, logger: Logger, metrics: AgentMetrics? = nil) throws(ConfigError) {
         self.kernel = kernel
         self.settings = settings
         self.logger = logger
@@ -70,7 +68,7 @@ public struct Reconciler: Sendable {
         case .classic: useNexthopObjects = false
         case .objects:
             guard supported else {
-                throw .configuration("nexthop-mode objects needs kernel nexthop objects (Linux 5.3+), which this kernel lacks; use --nexthop-mode auto or classic")
+                throw ConfigError("nexthop-mode objects needs kernel nexthop objects (Linux 5.3+), which this kernel lacks; use --nexthop-mode auto or classic")
             }
             useNexthopObjects = true
         }

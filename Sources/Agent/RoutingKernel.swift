@@ -44,13 +44,20 @@ public final class NetlinkKernel: RoutingKernel {
             socket = Mutex(try RouteSocket(namespace: namespace))
         } catch {
             let place = namespace.map { "in network namespace '\($0)'" } ?? "in this network namespace"
-            throw KernelAccessError("cannot open a netlink route socket \(place): \(error)")
+            throw KernelAccessError("cannot open a netlink route socket \(place): \(error)" + Self.namespaceHint(namespace, error))
         }
     }
 
     /// The kernel behind an already open socket (tests: a socket over a scripted transport).
     public init(socket: RouteSocket) {
         self.socket = Mutex(socket)
+    }
+
+    /// Why entering a namespace was refused, when it was: setns(2) needs CAP_SYS_ADMIN, which the shipped
+    /// systemd unit does not grant (it also restricts namespaces with RestrictNamespaces=).
+    static func namespaceHint(_ namespace: String?, _ error: any Error) -> String {
+        guard namespace != nil, let e = error as? NetlinkError, e.errno == EPERM || e.errno == EACCES else { return "" }
+        return "; entering a network namespace (--netns) needs CAP_SYS_ADMIN, which the shipped systemd unit does not grant and its RestrictNamespaces= forbids: add CAP_SYS_ADMIN to AmbientCapabilities= and CapabilityBoundingSet= and allow 'net' in RestrictNamespaces= in a drop-in, or run the agent inside the namespace instead"
     }
 
     public func view(table: UInt32, includeNexthops: Bool) throws -> KernelView {

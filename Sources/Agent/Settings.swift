@@ -3,20 +3,11 @@ import Model
 import RoutePlanner
 import Yams
 
-/// How routes reach their next hop in the kernel.
-public enum NexthopMode: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Nexthop objects when the kernel supports them (5.3+), classic `via` routes otherwise.
-    case auto
-    /// Always nexthop objects; fail when the kernel lacks them.
-    case objects
-    /// Always classic `via` routes.
-    case classic
-}
-
-public enum LogFormat: String, Sendable, Hashable, CaseIterable, Codable { case logfmt, json }
-
-/// Every setting of the agent. A YAML configuration file (`--config`) holds any of them under the flag's
-/// name without dashes; flags given on the command line win over the file.
+/// Every setting of the agent, read as `settings.table`, `settings.interval`, … — one property for each
+/// option declared in `SettingTable` (Options.swift), with that option's default until something sets it.
+///
+/// A YAML configuration file (`--config`) holds any of them under the flag's name without dashes; flags given
+/// on the command line win over the file. `key: ~` (or `null`) in the file means "not set": the default applies.
 ///
 /// ```yaml
 /// table: 200
@@ -24,71 +15,58 @@ public enum LogFormat: String, Sendable, Hashable, CaseIterable, Codable { case 
 /// external-network: [public]
 /// interval: 15
 /// ```
+@dynamicMemberLookup
 public struct Settings: Sendable, Hashable {
-    public var osCloud: String?
-    public var snapshot: String?
-    public var table: UInt32 = KernelRoute.mainTable
-    public var proto: UInt8 = 200
-    public var allowedPrefixes: [IPPrefix]? = nil
-    public var protectedPrefixes: [IPPrefix] = []
-    public var minPrefixLengthV4 = 16
-    public var minPrefixLengthV6 = 48
-    public var externalNetworks: [String] = []
-    public var projects: [String] = []
-    public var routerTags: [String] = []
-    public var requireSNATDisabled = false
-    public var addressScope = false
-    public var nexthopMode: NexthopMode = .auto
-    public var netns: String?
-    public var interval: Double = 10
-    public var maxBackoff: Double = 300
-    public var metricsAddress: String?
-    public var cleanupOnExit = false
-    public var logFormat: LogFormat = .logfmt
-    public var logLevel: String = "info"
-    public var pageSize = 1000
-    public var requestTimeout: Double = 30
-    /// Seconds one whole read of Neutron may take, retries included.
-    public var readTimeout: Double = 90
+    /// Values that differ from their option's default, by option name.
+    private var values: [String: StoredValue] = [:]
 
     public init() {}
+
+    public subscript<Value>(dynamicMember option: KeyPath<SettingTable, Setting<Value>>) -> Value {
+        get { self[SettingTable.shared[keyPath: option]] }
+        set { self[SettingTable.shared[keyPath: option]] = newValue }
+    }
+
+    public subscript<Value>(option: Setting<Value>) -> Value {
+        get { values[option.name].flatMap { $0.value.base as? Value } ?? option.defaultValue }
+        set { values[option.name] = newValue == option.defaultValue ? nil : StoredValue(value: AnyHashable(newValue)) }
+    }
 
     /// The planner's policy for these settings.
     public func policy(useNexthopObjects: Bool) -> Policy {
         var p = Policy()
-        p.proto = proto
-        p.table = table
-        if let allowed = allowedPrefixes { p.allowedPrefixes = allowed }
-        p.protectedPrefixes = protectedPrefixes
-        p.minPrefixLengthV4 = minPrefixLengthV4
-        p.minPrefixLengthV6 = minPrefixLengthV6
-        p.externalNetworks = externalNetworks
-        p.projects = projects
-        p.routerTags = routerTags
-        p.requireSNATDisabled = requireSNATDisabled
-        p.addressScopeMode = addressScope
+        p.proto = self.proto
+        p.table = self.table
+        p.allowedPrefixes = self.allowedPrefixes
+        p.protectedPrefixes = self.protectedPrefixes
+        p.minPrefixLengthV4 = self.minPrefixLengthV4
+        p.minPrefixLengthV6 = self.minPrefixLengthV6
+        p.externalNetworks = self.externalNetworks
+        p.projects = self.projects
+        p.routerTags = self.routerTags
+        p.requireSNATDisabled = self.requireSNATDisabled
+        p.addressScopeMode = self.addressScope
         p.useNexthopObjects = useNexthopObjects
         return p
     }
 
-    /// Checks values that a type alone cannot: ranges and combinations.
+    /// Checks every value against its option's range and rules (for settings built in code; loading checks each
+    /// value as it is read).
     public func validate() throws(ConfigError) {
-        if proto < 5 || proto == 255 {
-            throw ConfigError("protocol \(proto) is reserved by the kernel (0-4, 255); pick a number such as 200")
+        for (_, option) in SettingTable.all {
+            if let problem = option.problem(in: self) { throw ConfigError(problem) }
         }
-        if table == 0 || table == 255 || table == 253 {
-            throw ConfigError("table \(table) is reserved (0 unspec, 253 default, 255 local); use 254 (main) or a table of its own such as 200")
-        }
-        if !(1...32).contains(minPrefixLengthV4) { throw ConfigError("min-prefix-length-v4 must be 1-32, not \(minPrefixLengthV4)") }
-        if !(1...128).contains(minPrefixLengthV6) { throw ConfigError("min-prefix-length-v6 must be 1-128, not \(minPrefixLengthV6)") }
-        if !(interval >= 1 && interval <= 86_400) { throw ConfigError("interval must be between 1 and 86400 seconds, not \(interval)") }
-        if !(maxBackoff >= 1) { throw ConfigError("max-backoff must be at least 1 second") }
-        if let allowed = allowedPrefixes, allowed.isEmpty { throw ConfigError("allowed-prefix needs at least one prefix") }
-        if let address = metricsAddress { _ = try HostPort.parse(address) }
-        if !(1...100_000).contains(pageSize) { throw ConfigError("page-size must be 1-100000") }
-        if !(requestTimeout > 0) { throw ConfigError("request-timeout must be more than 0 seconds") }
-        if !(readTimeout > 0) { throw ConfigError("read-timeout must be more than 0 seconds") }
     }
+
+    /// The options whose values differ between `self` and `other`.
+    public func changedOptions(comparedTo other: Settings) -> [any AnySetting] {
+        SettingTable.all.map(\.setting).filter { $0.differs(self, other) }
+    }
+}
+
+/// A value of any option's type; every option's type is `Sendable` (`SettingValue` requires it).
+private struct StoredValue: Hashable, @unchecked Sendable {
+    let value: AnyHashable
 }
 
 /// A configuration or usage error: one line that says what is wrong and what to do.
@@ -124,45 +102,41 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The settings given as flags: every field optional, so that a flag left out does not hide the file's value.
+/// The settings given as flags, by option name: only those given, so that a flag left out does not hide the
+/// file's value.
 public struct SettingsOverrides: Sendable, Hashable {
-    public var values: [String: ConfigValue] = [:]
+    public var values: [String: SettingInput] = [:]
     public init() {}
-    public subscript(key: String) -> ConfigValue? {
+    public subscript(key: String) -> SettingInput? {
         get { values[key] }
         set { values[key] = newValue }
     }
 }
 
-/// One setting's value as written in a file or on the command line.
-public enum ConfigValue: Sendable, Hashable {
-    case string(String)
-    case list([String])
-    case flag(Bool)
-}
-
 extension Settings {
-    /// The names of every setting, as flags (without dashes) and configuration-file keys.
-    public static let keys: [String] = [
-        "os-cloud", "snapshot", "table", "protocol", "allowed-prefix", "protected-prefix",
-        "min-prefix-length-v4", "min-prefix-length-v6", "external-network", "project", "router-tag",
-        "require-snat-disabled", "address-scope", "nexthop-mode", "netns", "interval", "max-backoff",
-        "metrics-address", "cleanup-on-exit", "log-format", "log-level", "page-size", "request-timeout", "read-timeout",
-    ]
+    /// The names of every option, as flags (without dashes) and configuration-file keys.
+    public static var keys: [String] { SettingTable.all.map(\.setting.name) }
 
     /// Settings from an optional YAML file, then the command line's flags on top.
     public static func load(configFile: String?, overrides: SettingsOverrides) throws(ConfigError) -> Settings {
         var s = Settings()
         if let path = configFile {
-            for (key, value) in try parseConfigFile(path) { try s.set(key, value, source: "\(path): ") }
+            for (key, value) in try parseConfigFile(path) {
+                guard let option = SettingTable.named(key) else { throw ConfigError("\(path): unknown key '\(key)'") }
+                if let value { try option.apply(value, to: &s, source: "\(path): ") } else { option.reset(in: &s) }
+            }
         }
-        for key in overrides.values.keys.sorted() { try s.set(key, overrides.values[key]!, source: "--") }
+        for key in overrides.values.keys.sorted() {
+            guard let option = SettingTable.named(key) else { throw ConfigError("unknown setting '\(key)'") }
+            try option.apply(overrides.values[key]!, to: &s, source: "--")
+        }
         try s.validate()
         return s
     }
 
-    /// Reads a YAML mapping of settings; unknown keys are an error that names them.
-    static func parseConfigFile(_ path: String) throws(ConfigError) -> [(String, ConfigValue)] {
+    /// Reads a YAML mapping of settings; unknown keys are an error that names them. A `nil` value is a
+    /// `~`/`null` in the file: the option is not set.
+    static func parseConfigFile(_ path: String) throws(ConfigError) -> [(String, SettingInput?)] {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -175,11 +149,12 @@ extension Settings {
         } catch {
             throw ConfigError("configuration file \(path) is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
-        if node == nil { return [] }
+        if node == nil || node is NSNull { return [] }
         guard let map = node as? [String: Any] else {
             throw ConfigError("configuration file \(path) must be a mapping of setting: value")
         }
-        var out: [(String, ConfigValue)] = []
+        let keys = Settings.keys
+        var out: [(String, SettingInput?)] = []
         for key in map.keys.sorted() {
             guard keys.contains(key) else {
                 let hint = keys.first { $0.replacingOccurrences(of: "-", with: "_") == key || $0.replacingOccurrences(of: "-", with: "") == key.lowercased() }
@@ -187,96 +162,36 @@ extension Settings {
             }
             let raw = map[key]!
             switch raw {
+            case is NSNull: out.append((key, nil))
             case let b as Bool: out.append((key, .flag(b)))
-            case let list as [Any]: out.append((key, .list(list.map { "\($0)" })))
-            case is [String: Any]: throw ConfigError("configuration file \(path): '\(key)' must be a value or a list, not a mapping")
-            default: out.append((key, .string("\(raw)")))
+            case let list as [Any]:
+                var items: [String] = []
+                for (i, item) in list.enumerated() {
+                    guard let scalar = scalarText(item) else {
+                        throw ConfigError("configuration file \(path): '\(key)' item \(i + 1) is \(item is NSNull ? "empty (~/null)" : "a list or mapping"); write a flat list of values, e.g. \(key): [a, b]")
+                    }
+                    items.append(scalar)
+                }
+                out.append((key, .list(items)))
+            case is [String: Any], is [AnyHashable: Any]:
+                throw ConfigError("configuration file \(path): '\(key)' must be a value or a list, not a mapping")
+            default:
+                guard let scalar = scalarText(raw) else { throw ConfigError("configuration file \(path): '\(key)' has an unusable value") }
+                out.append((key, .text(scalar)))
             }
         }
         return out
     }
 
-    mutating func set(_ key: String, _ value: ConfigValue, source: String) throws(ConfigError) {
-        func text() throws(ConfigError) -> String {
-            switch value {
-            case .string(let s): return s
-            case .flag(let b): return b ? "true" : "false"
-            case .list(let l) where l.count == 1: return l[0]
-            case .list: throw ConfigError("\(source)\(key) takes one value, not a list")
-            }
-        }
-        func list() -> [String] {
-            switch value {
-            case .string(let s): return [s]
-            case .list(let l): return l
-            case .flag(let b): return [b ? "true" : "false"]
-            }
-        }
-        func int<T: FixedWidthInteger>(_: T.Type) throws(ConfigError) -> T {
-            let t = try text()
-            guard let v = T(t) else { throw ConfigError("\(source)\(key): '\(t)' is not a number in \(T.min)...\(T.max)") }
-            return v
-        }
-        func double() throws(ConfigError) -> Double {
-            let t = try text()
-            guard let v = Double(t), v.isFinite else { throw ConfigError("\(source)\(key): '\(t)' is not a number of seconds") }
-            return v
-        }
-        func bool() throws(ConfigError) -> Bool {
-            if case .flag(let b) = value { return b }
-            switch try text().lowercased() {
-            case "true", "yes", "on", "1": return true
-            case "false", "no", "off", "0": return false
-            case let t: throw ConfigError("\(source)\(key): '\(t)' is not true or false")
-            }
-        }
-        func prefixes() throws(ConfigError) -> [IPPrefix] {
-            var out: [IPPrefix] = []
-            for t in list() {
-                guard let p = IPPrefix(t) else {
-                    throw ConfigError("\(source)\(key): '\(t)' is not a CIDR prefix with its host bits clear (for example 10.0.0.0/8)")
-                }
-                out.append(p)
-            }
-            return out
-        }
-        switch key {
-        case "os-cloud": osCloud = try text()
-        case "snapshot": snapshot = try text()
-        case "table": table = try int(UInt32.self)
-        case "protocol": proto = try int(UInt8.self)
-        case "allowed-prefix": allowedPrefixes = try prefixes()
-        case "protected-prefix": protectedPrefixes = try prefixes()
-        case "min-prefix-length-v4": minPrefixLengthV4 = try int(Int.self)
-        case "min-prefix-length-v6": minPrefixLengthV6 = try int(Int.self)
-        case "external-network": externalNetworks = list()
-        case "project": projects = list()
-        case "router-tag": routerTags = list()
-        case "require-snat-disabled": requireSNATDisabled = try bool()
-        case "address-scope": addressScope = try bool()
-        case "nexthop-mode":
-            let t = try text()
-            guard let m = NexthopMode(rawValue: t) else { throw ConfigError("\(source)\(key): '\(t)' is not one of auto, objects, classic") }
-            nexthopMode = m
-        case "netns": netns = try text()
-        case "interval": interval = try double()
-        case "max-backoff": maxBackoff = try double()
-        case "metrics-address": metricsAddress = try text()
-        case "cleanup-on-exit": cleanupOnExit = try bool()
-        case "log-format":
-            let t = try text()
-            guard let f = LogFormat(rawValue: t) else { throw ConfigError("\(source)\(key): '\(t)' is not logfmt or json") }
-            logFormat = f
-        case "log-level":
-            let t = try text()
-            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(t) else {
-                throw ConfigError("\(source)\(key): '\(t)' is not one of trace, debug, info, notice, warning, error, critical")
-            }
-            logLevel = t
-        case "page-size": pageSize = try int(Int.self)
-        case "request-timeout": requestTimeout = try double()
-        case "read-timeout": readTimeout = try double()
-        default: throw ConfigError("unknown setting '\(key)'")
+    /// A YAML scalar as text; nil for null, lists and mappings.
+    private static func scalarText(_ value: Any) -> String? {
+        switch value {
+        case is NSNull, is [Any], is [String: Any], is [AnyHashable: Any]: return nil
+        case let b as Bool: return b ? "true" : "false"
+        case let s as String: return s
+        case let i as Int: return String(i)
+        case let d as Double: return "\(d)"
+        default: return "\(value)"
         }
     }
 }

@@ -56,19 +56,22 @@ public struct SnapshotFileSource: SnapshotSource {
 public struct DeadlineSource: SnapshotSource {
     public let inner: any SnapshotSource
     public let timeout: Duration
+    public let clock: any AgentClock
     public var label: String { inner.label }
 
-    public init(_ inner: any SnapshotSource, timeout: Duration) {
+    public init(_ inner: any SnapshotSource, timeout: Duration, clock: any AgentClock = SystemClock()) {
         self.inner = inner
         self.timeout = timeout
+        self.clock = clock
     }
 
     public func read() async throws -> CloudSnapshot {
-        let inner = self.inner, timeout = self.timeout
+        let inner = self.inner, timeout = self.timeout, clock = self.clock
+        let deadline = clock.now + timeout
         return try await withThrowingTaskGroup(of: CloudSnapshot?.self) { group in
             group.addTask { try await inner.read() }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await clock.sleep(until: deadline)
                 return nil
             }
             defer { group.cancelAll() }

@@ -100,15 +100,18 @@ public struct CloudConfig: Sendable {
     /// let config = try CloudConfig.resolve(cloud: "prod", environment: ProcessInfo.processInfo.environment)
     /// ```
     /// - Throws: `OpenStackError.configuration` naming the missing or wrong key.
-    public static func resolve(cloud: String?, environment: [String: String], searchPaths: [String]? = nil) throws -> CloudConfig {
+    /// - Parameter warn: told, in one line naming the file, about a clouds.yaml or secure.yaml that exists but
+    ///   cannot be read (skipped, as openstacksdk skips it).
+    public static func resolve(cloud: String?, environment: [String: String], searchPaths: [String]? = nil,
+                               warn: (String) -> Void = { _ in }) throws -> CloudConfig {
         let dirs = searchPaths ?? defaultSearchPaths(environment: environment)
         var cloudFiles = dirs.flatMap { d in ["clouds.yaml", "clouds.yml", "clouds.json"].map { join(d, $0) } }
         var secureFiles = dirs.flatMap { d in ["secure.yaml", "secure.yml", "secure.json"].map { join(d, $0) } }
         if let f = environment["OS_CLIENT_CONFIG_FILE"], !f.isEmpty { cloudFiles.insert(f, at: 0) }
         if let f = environment["OS_CLIENT_SECURE_FILE"], !f.isEmpty { secureFiles.insert(f, at: 0) }
 
-        let cloudsFile = try loadFirst(cloudFiles)
-        let secureFile = try loadFirst(secureFiles)
+        let cloudsFile = try loadFirst(cloudFiles, warn: warn)
+        let secureFile = try loadFirst(secureFiles, warn: warn)
         let fileClouds = cloudsFile?.clouds ?? [:]
         let secureClouds = secureFile?.clouds ?? [:]
 
@@ -386,12 +389,14 @@ public struct CloudConfig: Sendable {
         var clouds: [String: [String: ConfigValue]]
     }
 
-    private static func loadFirst(_ paths: [String]) throws -> LoadedFile? {
+    private static func loadFirst(_ paths: [String], warn: (String) -> Void) throws -> LoadedFile? {
         let fm = FileManager.default
         for path in paths {
             guard fm.fileExists(atPath: path) else { continue }
             guard fm.isReadableFile(atPath: path), let data = fm.contents(atPath: path) else {
-                continue   // openstacksdk: EACCES → next file
+                // openstacksdk: EACCES → next file; but say so, or a wrong owner or mode is a silent mystery.
+                warn("\(path) exists but this process cannot read it (check its owner and mode); skipped, as openstacksdk does")
+                continue
             }
             let mode = ((try? fm.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
             guard let text = String(data: data, encoding: .utf8) else {

@@ -80,8 +80,12 @@ final class Transport: Sendable {
         }
     }
 
+    /// `d` in NIO's nanoseconds, saturating instead of trapping (Int64 nanoseconds end after 292 years).
     static func timeAmount(_ d: Duration) -> TimeAmount {
         let (s, atto) = d.components
+        let limit = Int64.max / 1_000_000_000 - 1
+        if s >= limit { return .nanoseconds(Int64.max) }
+        if s <= -limit { return .nanoseconds(Int64.min) }
         return .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
     }
 

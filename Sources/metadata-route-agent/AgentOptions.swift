@@ -4,97 +4,96 @@ import Foundation
 
 /// The options every subcommand shares: where Neutron's state comes from, the kernel table, the policy.
 /// Each can also be set in the `--config` file under the same name without dashes; flags win.
+///
+/// Every option's name, help, default and validation come from its declaration in `SettingTable` (Agent's
+/// Options.swift); a property here only says that these commands take it. Its Swift name must be the table's
+/// property name (`settingOverrides(of:)` matches them, and `OptionTableTests` checks every option reaches `--help`).
 struct AgentOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("YAML file with settings (keys are the long option names without dashes).", valueName: "file"))
+    @Option(help: ArgumentHelp("YAML file with settings (keys are the long option names without dashes; a key set to ~ keeps its default).", valueName: "file"))
     var config: String?
 
-    @Option(name: .customLong("os-cloud"), help: ArgumentHelp("Cloud in clouds.yaml (default: $OS_CLOUD, else the OS_* variables).", valueName: "name"))
-    var osCloud: String?
+    @Option(\.osCloud) var osCloud: String?
+    @Option(\.snapshot) var snapshot: String?
+    @Option(\.table) var table: String?
+    @Option(\.proto) var proto: String?
+    @Option(list: \.allowedPrefixes) var allowedPrefixes: [String]
+    @Option(list: \.protectedPrefixes) var protectedPrefixes: [String]
+    @Option(\.minPrefixLengthV4) var minPrefixLengthV4: String?
+    @Option(\.minPrefixLengthV6) var minPrefixLengthV6: String?
+    @Option(list: \.externalNetworks) var externalNetworks: [String]
+    @Option(list: \.projects) var projects: [String]
+    @Option(list: \.routerTags) var routerTags: [String]
+    @Flag(\.requireSNATDisabled) var requireSNATDisabled: Bool?
+    @Flag(\.addressScope) var addressScope: Bool?
+    @Option(\.nexthopMode) var nexthopMode: String?
+    @Option(\.netns) var netns: String?
+    @Option(\.pageSize) var pageSize: String?
+    @Option(\.requestTimeout) var requestTimeout: String?
+    @Option(\.readTimeout) var readTimeout: String?
+    @Option(\.logFormat) var logFormat: String?
+    @Option(\.logLevel) var logLevel: String?
 
-    @Option(help: ArgumentHelp("Read Neutron's state from this JSON snapshot instead of the API.", valueName: "file"))
-    var snapshot: String?
+    /// The flags that were given, by option name.
+    func overrides() -> SettingsOverrides { settingOverrides(of: self) }
 
-    @Option(help: ArgumentHelp("Kernel routing table the agent writes (default: 254, main).", valueName: "n"))
-    var table: UInt32?
+    /// Each flag's value is checked as it would be in the file: range and form, with the range in the error.
+    func validate() throws { try validateSettingFlags(of: self) }
+}
 
-    @Option(name: .customLong("protocol"), help: ArgumentHelp("Route protocol number that marks the agent's routes (default: 200).", valueName: "n"))
-    var proto: UInt8?
+// MARK: - Declaring a command-line option from its `SettingTable` entry
 
-    @Option(name: .customLong("allowed-prefix"), help: ArgumentHelp("Tenant prefixes may only lie inside these (repeatable; replaces the default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7).", valueName: "cidr"))
-    var allowedPrefix: [String] = []
+extension Option where Value == String? {
+    /// A single-valued option declared by `SettingTable`: its name, value name and help come from there.
+    init<T>(_ option: KeyPath<SettingTable, Setting<T>>) {
+        let s = SettingTable.shared[keyPath: option]
+        self.init(name: .customLong(s.name), help: ArgumentHelp(s.help, valueName: s.valueName))
+    }
+}
 
-    @Option(name: .customLong("protected-prefix"), help: ArgumentHelp("Never route a tenant prefix that overlaps this (repeatable; adds to the connected and external networks).", valueName: "cidr"))
-    var protectedPrefix: [String] = []
+extension Option where Value == [String] {
+    /// A repeatable option declared by `SettingTable`.
+    init<T>(list option: KeyPath<SettingTable, Setting<T>>) {
+        let s = SettingTable.shared[keyPath: option]
+        self.init(wrappedValue: [], name: .customLong(s.name), help: ArgumentHelp(s.help, valueName: s.valueName))
+    }
+}
 
-    @Option(name: .customLong("min-prefix-length-v4"), help: ArgumentHelp("Refuse IPv4 tenant prefixes shorter than this (default: 16).", valueName: "n"))
-    var minPrefixLengthV4: Int?
+extension Flag where Value == Bool? {
+    /// An on/off option declared by `SettingTable`: `--name` and `--no-name`.
+    init(_ option: KeyPath<SettingTable, Setting<Bool>>) {
+        let s = SettingTable.shared[keyPath: option]
+        self.init(name: .customLong(s.name), inversion: .prefixedNo, help: ArgumentHelp(s.help))
+    }
+}
 
-    @Option(name: .customLong("min-prefix-length-v6"), help: ArgumentHelp("Refuse IPv6 tenant prefixes shorter than this (default: 48).", valueName: "n"))
-    var minPrefixLengthV6: Int?
+/// The option flags given in a parsed command (or option group), by option name: each property declared with
+/// a `SettingTable` key path and named like its table entry.
+func settingOverrides(of command: Any) -> SettingsOverrides {
+    let byProperty = Dictionary(uniqueKeysWithValues: SettingTable.all.map { ($0.property, $0.setting) })
+    var o = SettingsOverrides()
+    for child in Mirror(reflecting: command).children {
+        guard let label = child.label, label.hasPrefix("_"), let option = byProperty[String(label.dropFirst())] else { continue }
+        switch child.value {
+        case let v as Option<String?>: if let text = v.wrappedValue { o[option.name] = .text(text) }
+        case let v as Option<[String]>: if !v.wrappedValue.isEmpty { o[option.name] = .list(v.wrappedValue) }
+        case let v as Flag<Bool?>: if let b = v.wrappedValue { o[option.name] = .flag(b) }
+        default: continue
+        }
+    }
+    return o
+}
 
-    @Option(name: .customLong("external-network"), help: ArgumentHelp("Only routers whose gateway is on this external network, by ID or name (repeatable).", valueName: "id|name"))
-    var externalNetwork: [String] = []
-
-    @Option(help: ArgumentHelp("Only routers of this project ID (repeatable).", valueName: "id"))
-    var project: [String] = []
-
-    @Option(name: .customLong("router-tag"), help: ArgumentHelp("Only routers carrying this Neutron tag (repeatable; any of them).", valueName: "tag"))
-    var routerTag: [String] = []
-
-    @Flag(name: .customLong("require-snat-disabled"), inversion: .prefixedNo, help: "Only routers with SNAT disabled on their gateway.")
-    var requireSNATDisabled: Bool?
-
-    @Flag(name: .customLong("address-scope"), inversion: .prefixedNo, help: "Only subnets in the same address scope as the router's external network.")
-    var addressScope: Bool?
-
-    @Option(name: .customLong("nexthop-mode"), help: ArgumentHelp("auto (nexthop objects when the kernel has them), objects, or classic.", valueName: "mode"))
-    var nexthopMode: String?
-
-    @Option(help: ArgumentHelp("Work inside this named network namespace (/var/run/netns/NAME).", valueName: "name"))
-    var netns: String?
-
-    @Option(name: .customLong("page-size"), help: ArgumentHelp("Items per Neutron list page (default: 1000).", valueName: "n"))
-    var pageSize: Int?
-
-    @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Seconds a Neutron or Keystone request may take (default: 30).", valueName: "s"))
-    var requestTimeout: Double?
-
-    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Seconds one whole read of Neutron may take, retries included (default: 90).", valueName: "s"))
-    var readTimeout: Double?
-
-    @Option(name: .customLong("log-format"), help: ArgumentHelp("logfmt (default) or json, to stderr.", valueName: "format"))
-    var logFormat: String?
-
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info (default), notice, warning, error.", valueName: "level"))
-    var logLevel: String?
-
-    /// The flags that were given, by setting name.
-    func overrides() -> SettingsOverrides {
-        var o = SettingsOverrides()
-        func put(_ key: String, _ v: String?) { if let v { o[key] = .string(v) } }
-        func put(_ key: String, _ v: [String]) { if !v.isEmpty { o[key] = .list(v) } }
-        func put(_ key: String, _ v: Bool?) { if let v { o[key] = .flag(v) } }
-        put("os-cloud", osCloud)
-        put("snapshot", snapshot)
-        put("table", table.map { "\($0)" })
-        put("protocol", proto.map { "\($0)" })
-        put("allowed-prefix", allowedPrefix)
-        put("protected-prefix", protectedPrefix)
-        put("min-prefix-length-v4", minPrefixLengthV4.map { "\($0)" })
-        put("min-prefix-length-v6", minPrefixLengthV6.map { "\($0)" })
-        put("external-network", externalNetwork)
-        put("project", project)
-        put("router-tag", routerTag)
-        put("require-snat-disabled", requireSNATDisabled)
-        put("address-scope", addressScope)
-        put("nexthop-mode", nexthopMode)
-        put("netns", netns)
-        put("page-size", pageSize.map { "\($0)" })
-        put("request-timeout", requestTimeout.map { "\($0)" })
-        put("read-timeout", readTimeout.map { "\($0)" })
-        put("log-format", logFormat)
-        put("log-level", logLevel)
-        return o
+/// Checks each given flag's value against its option (form and range); a bad one is a usage error (exit 64).
+func validateSettingFlags(of command: Any) throws {
+    var scratch = Settings()
+    let given = settingOverrides(of: command)
+    for key in given.values.keys.sorted() {
+        guard let option = SettingTable.named(key) else { continue }
+        do {
+            try option.apply(given.values[key]!, to: &scratch, source: "--")
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 }
 

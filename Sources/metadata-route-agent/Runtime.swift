@@ -9,9 +9,9 @@ import OpenStack
 enum Exit {
     /// The kernel matches the plan.
     static let ok: Int32 = 0
-    /// Some route writes failed (each is named).
+    /// Some route writes failed (each is named), or deletions were held by the deletion brake.
     static let writeFailed: Int32 = 1
-    /// Neutron, Keystone or the kernel could not be read; nothing was changed.
+    /// Neutron, Keystone or the kernel could not be read (nothing was changed), or another agent holds the lock.
     static let readFailed: Int32 = 2
     /// Usage or configuration error.
     static let usage: Int32 = 64
@@ -41,7 +41,7 @@ struct Runtime {
         configFile = options.config
         overrides = o
         let format = settings.logFormat
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        let level = Logger.Level(rawValue: settings.logLevel.rawValue) ?? .info
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
         logger = Logger(label: "metadata-route-agent")
     }
@@ -64,7 +64,9 @@ struct Runtime {
         if let path = settings.snapshot { return SnapshotFileSource(path: path) }
         let config: CloudConfig
         do {
-            config = try CloudConfig.resolve(cloud: settings.osCloud, environment: ProcessInfo.processInfo.environment)
+            config = try CloudConfig.resolve(cloud: settings.osCloud, environment: ProcessInfo.processInfo.environment) { warning in
+                logger.warning("\(warning)")
+            }
         } catch {
             throw fail("\(error)", code: Exit.usage)
         }
@@ -73,10 +75,10 @@ struct Runtime {
         }
         var options = ClientOptions()
         options.pageSize = settings.pageSize
-        options.requestTimeout = .seconds(settings.requestTimeout)
+        options.requestTimeout = .seconds(clamping: settings.requestTimeout)
         do {
             let client = try NeutronClient(config: config, options: options, logger: logger)
-            return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(settings.readTimeout))
+            return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(clamping: settings.readTimeout))
         } catch {
             throw fail("\(error)", code: Exit.usage)
         }

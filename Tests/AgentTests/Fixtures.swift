@@ -58,7 +58,13 @@ final class ScriptedSource: SnapshotSource {
     private let state: Mutex<(snapshot: CloudSnapshot, failure: String?, reads: Int)>
     var label: String { "scripted" }
 
-    init(_ snapshot: CloudSnapshot) { state = Mutex((snapshot, nil, 0)) }
+    /// The clock a read's `delay` runs on.
+    let clock: any AgentClock
+
+    init(_ snapshot: CloudSnapshot, clock: any AgentClock = SystemClock()) {
+        state = Mutex((snapshot, nil, 0))
+        self.clock = clock
+    }
 
     func set(_ snapshot: CloudSnapshot) { state.withLock { $0.snapshot = snapshot } }
     func fail(_ message: String?) { state.withLock { $0.failure = message } }
@@ -73,7 +79,7 @@ final class ScriptedSource: SnapshotSource {
 
     func read() async throws -> CloudSnapshot {
         let d = delay.withLock { $0 }
-        if d > .zero { try await Task.sleep(for: d) }
+        if d > .zero { try await clock.sleep(for: d) }
         if let u = upstream.withLock({ $0 }) {
             state.withLock { $0.reads += 1 }
             return try await u.read()
@@ -95,14 +101,4 @@ final class LogCapture: Sendable {
     func logger() -> Logger {
         Logger(label: "test") { _ in LineLogHandler(label: "test", format: .logfmt, level: .debug) { line in self.lines.withLock { $0.append(line) } } }
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }

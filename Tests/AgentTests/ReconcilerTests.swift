@@ -37,7 +37,7 @@ import Testing
         let kernel = hostKernel(nexthopSupport: false)
         let r = try reconciler(kernel)
         #expect(!r.useNexthopObjects)
-        #expect(throws: ReconcileError.self) { try reconciler(kernel) { $0.nexthopMode = .objects } }
+        #expect(throws: ConfigError.self) { try reconciler(kernel) { $0.nexthopMode = .objects } }
     }
 
     @Test func planChangesNothing() throws {

@@ -27,7 +27,7 @@ import Testing
         """)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var flags = SettingsOverrides()
-        flags["table"] = .string("300")
+        flags["table"] = .text("300")
         let s = try Settings.load(configFile: path, overrides: flags)
         #expect(s.table == 300)
         #expect(s.proto == 201)
@@ -61,10 +61,89 @@ import Testing
     ])
     func badValuesAreOneLineErrorsThatSayWhatToDo(key: String, value: String, expected: String) {
         var flags = SettingsOverrides()
-        flags[key] = .string(value)
+        flags[key] = .text(value)
         #expect { try Settings.load(configFile: nil, overrides: flags) } throws: { error in
             "\(error)".contains(expected) && !"\(error)".contains("\n")
         }
+    }
+
+    @Test(arguments: [
+        ("request-timeout", "1e10", "0.001 and 3600 seconds"), ("read-timeout", "1e300", "0.001 and 86400 seconds"),
+        ("interval", "1e10", "1 and 86400 seconds"), ("max-backoff", "0.5", "1 and 86400 seconds"),
+        ("page-size", "0", "1-100000"), ("min-prefix-length-v4", "33", "1-32"), ("min-prefix-length-v6", "0", "1-128"),
+        ("request-timeout", "inf", "not a number of seconds"), ("read-timeout", "nan", "not a number of seconds"),
+        ("log-level", "loud", "one of trace, debug, info"), ("log-format", "xml", "one of logfmt, json"),
+        ("table", "0", "reserved"), ("protocol", "255", "reserved"), ("protocol", "256", "not a number in 0...255 (5-254)"),
+    ])
+    func everyNumberIsCheckedAgainstItsRangeAndTheErrorNamesIt(key: String, value: String, expected: String) {
+        var flags = SettingsOverrides()
+        flags[key] = .text(value)
+        #expect { try Settings.load(configFile: nil, overrides: flags) } throws: { error in
+            "\(error)".contains(expected) && "\(error)".contains(key)
+        }
+        // The same value in the file is refused the same way.
+        let path = try? writeConfig("\(key): \(value)\n")
+        defer { path.map { try? FileManager.default.removeItem(atPath: $0) } }
+        #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    @Test func nullInTheFileMeansNotSetAndNeverTheTextNull() throws {
+        let path = try writeConfig("os-cloud: ~\nsnapshot: null\ntable: ~\nexternal-network: ~\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let s = try Settings.load(configFile: path, overrides: SettingsOverrides())
+        #expect(s.osCloud == nil)
+        #expect(s.snapshot == nil)
+        #expect(s.table == 254)
+        #expect(s.externalNetworks == [])
+        #expect(s == Settings())
+    }
+
+    @Test(arguments: ["external-network: [[public, ext2]]\n", "external-network: [public, [ext2]]\n",
+                      "allowed-prefix: [{a: 10.0.0.0/8}]\n", "project: [p1, ~]\n"])
+    func aNestedOrEmptyListItemIsRefused(yaml: String) throws {
+        let path = try writeConfig(yaml)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".contains("write a flat list")
+        }
+    }
+
+    /// Every option in the table is a configuration-file key that takes its own default (as text) and a
+    /// changed value, so an option declared in the table cannot be forgotten by the file.
+    @Test func everyOptionIsAcceptedInTheConfigurationFile() throws {
+        #expect(SettingTable.all.count == Set(SettingTable.all.map(\.setting.name)).count, "option names are unique")
+        #expect(Settings.keys.count >= 24)
+        for (_, option) in SettingTable.all {
+            var yaml = "\(option.name): "
+            if option.isFlag { yaml += "true" }
+            else if option.name == "metrics-address" { yaml += "\"127.0.0.1:9100\"" }
+            else if option.name == "table" { yaml += "200" }
+            else if let d = option.defaultText { yaml += option.isList ? "[\(d)]" : "\"\(d)\"" }
+            else if option.name.hasSuffix("prefix") { yaml += "[10.0.0.0/8, fd00::/8]" }
+            else { yaml += option.isList ? "[x1, x2]" : "x1" }
+            let path = try writeConfig(yaml + "\n")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let s = try Settings.load(configFile: path, overrides: SettingsOverrides())
+            if option.isFlag || option.defaultText == nil || option.name == "table" {
+                #expect(option.differs(s, Settings()), "\(option.name) was not set by '\(yaml)'")
+            } else {
+                #expect(!option.differs(s, Settings()), "\(option.name) read its own default '\(yaml)' as something else")
+            }
+        }
+    }
+
+    @Test func settingsReadTheirDefaultsFromTheTable() {
+        let s = Settings()
+        #expect(s.table == 254 && s.proto == 200 && s.interval == 10 && s.readTimeout == 90 && s.requestTimeout == 30)
+        #expect(s.allowedPrefixes == Policy.defaultAllowedPrefixes)
+        #expect(s.logLevel == .info && s.nexthopMode == .auto && s.metricsAddress == nil)
+        var t = s
+        t.interval = 15
+        #expect(t.changedOptions(comparedTo: s).map(\.name) == ["interval"])
+        t.interval = 10
+        #expect(t == s, "a value set back to its default is the default")
     }
 
     @Test func policyCarriesTheSettings() {

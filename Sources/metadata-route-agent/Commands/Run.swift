@@ -14,8 +14,9 @@ struct Run: AsyncParsableCommand {
         Reconciles every --interval seconds (with ±10% jitter) and at once when the kernel reports that an owned \
         route or nexthop was removed or changed by someone else. When Neutron or Keystone cannot be read, routes \
         stay as they are and the read is retried with capped exponential backoff. SIGTERM/SIGINT finish the \
-        current write and exit 0, leaving routes in place (--cleanup-on-exit removes them). SIGHUP reloads the \
-        configuration file.
+        current write and exit 0, leaving routes in place (--cleanup-on-exit removes them). SIGHUP reads the \
+        configuration file (and clouds.yaml) again; a file that fails to load keeps the running configuration. \
+        These options need a restart to change: \(SettingTable.all.map(\.setting).filter(\.needsRestart).map(\.name).joined(separator: ", ")).
 
         --metrics-address serves /metrics (Prometheus), /healthz and /readyz.
 
@@ -27,25 +28,15 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: AgentOptions
 
-    @Option(help: ArgumentHelp("Seconds between reconciles (default: 10).", valueName: "s"))
-    var interval: Double?
+    @Option(\.interval) var interval: String?
+    @Option(\.maxBackoff) var maxBackoff: String?
+    @Option(\.metricsAddress) var metricsAddress: String?
+    @Flag(\.cleanupOnExit) var cleanupOnExit: Bool?
 
-    @Option(name: .customLong("max-backoff"), help: ArgumentHelp("Longest wait between retries while Neutron is unreachable (default: 300).", valueName: "s"))
-    var maxBackoff: Double?
-
-    @Option(name: .customLong("metrics-address"), help: ArgumentHelp("Serve /metrics, /healthz and /readyz on this address.", valueName: "host:port"))
-    var metricsAddress: String?
-
-    @Flag(name: .customLong("cleanup-on-exit"), inversion: .prefixedNo, help: "Delete the owned routes when stopping.")
-    var cleanupOnExit: Bool?
+    func validate() throws { try validateSettingFlags(of: self) }
 
     func run() async throws {
-        var extra = SettingsOverrides()
-        if let interval { extra["interval"] = .string("\(interval)") }
-        if let maxBackoff { extra["max-backoff"] = .string("\(maxBackoff)") }
-        if let metricsAddress { extra["metrics-address"] = .string(metricsAddress) }
-        if let cleanupOnExit { extra["cleanup-on-exit"] = .flag(cleanupOnExit) }
-        let rt = try Runtime(options, extra: extra)
+        let rt = try Runtime(options, extra: settingOverrides(of: self))
         try rt.requireNetAdmin()
         let logger = rt.logger
         let metrics = AgentMetrics()
