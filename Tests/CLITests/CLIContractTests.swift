@@ -66,18 +66,26 @@ struct CLIContractTests {
                 "each change is one log line: \(first.stderr)")
 
         // Everything the kernel reports while the second sync runs, bracketed by two marker routes of our own
-        // so that no event can be missed or cut off, whatever the speed of the machine.
+        // so that no event can be missed or cut off, whatever the speed of the machine. The opening marker is
+        // written again until the monitor shows it: only then is the monitor known to be listening.
         let monitor = try host.ns.start(["ip", "monitor", "route", "nexthop"])
-        func seen(_ marker: String) -> Bool { monitor.stdout.contains("\(marker) via 203.0.113.1") }
-        try host.ip("route add 192.0.2.1/32 via 203.0.113.1 proto static")
-        try #require(eventually(within: patience) { seen("192.0.2.1") }, "ip monitor reports the opening marker")
+        func isMarker(_ line: Substring, _ marker: String) -> Bool { line.contains("\(marker) via 203.0.113.1") }
+        func seen(_ marker: String) -> Bool { lines(monitor.stdout).contains { isMarker($0, marker) } }
+        let listening = try eventually(within: patience, every: .milliseconds(100)) {
+            if seen("192.0.2.1") { return true }
+            _ = try? host.ip("route del 192.0.2.1/32")
+            try host.ip("route add 192.0.2.1/32 via 203.0.113.1 proto static")
+            return false
+        }
+        try #require(listening, "ip monitor reports the opening marker")
         let second = try host.agent(["sync"] + host.snapshot)
         try host.ip("route add 192.0.2.2/32 via 203.0.113.1 proto static")
         try #require(eventually(within: patience) { seen("192.0.2.2") }, "ip monitor reports the closing marker")
         monitor.send(SIGTERM)
-        let events = lines(monitor.stdout)
-            .drop { !$0.contains("192.0.2.1 via") }.dropFirst()
-            .prefix { !$0.contains("192.0.2.2 via") }
+        let output = lines(monitor.stdout)
+        let opening = try #require(output.lastIndex { isMarker($0, "192.0.2.1") })
+        let events = output[(opening + 1)...]
+            .prefix { !isMarker($0, "192.0.2.2") }
             // The kernel's own events (link-local addresses finishing DAD on the veth) are not the agent's.
             .filter { !$0.contains("proto kernel") }
 

@@ -83,6 +83,7 @@ final class CLIHost {
     }
 
     /// `ip -n <ns> <arguments>`.
+    @discardableResult
     func ip(_ arguments: String) throws -> String { try ns.ip(arguments) }
 
     /// Writes a file into the work folder and returns its path.

@@ -18,9 +18,13 @@ public struct ProgramResult: Sendable, CustomStringConvertible {
 }
 
 /// Runs a program to its end. Unlike `TestNamespace.run`, a non-zero exit is a result, not an error;
-/// only a program that cannot be started throws.
-public func runProgram(_ executable: String, _ arguments: [String]) throws -> ProgramResult {
+/// only a program that cannot be started throws. A program still running after `timeLimit` (a bound
+/// against a hung test, not a measurement) is killed: the result then says `signalled`, status `SIGKILL`.
+public func runProgram(_ executable: String, _ arguments: [String],
+                       timeLimit: Duration = .seconds(120)) throws -> ProgramResult {
     let p = try BackgroundProgram(executable, arguments)
+    if let done = p.waitForExit(within: timeLimit) { return done }
+    p.send(SIGKILL)
     return p.waitForExit()
 }
 
@@ -108,7 +112,8 @@ public func eventually(within bound: Duration, every interval: Duration = .milli
     while true {
         if try condition() { return true }
         if ContinuousClock.now >= deadline { return false }
-        Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+        let (seconds, attoseconds) = interval.components
+        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
     }
 }
 
