@@ -84,6 +84,8 @@ let package = Package(
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The command-line contract: runs the built metadata-route-agent in network namespaces (root).
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite of the project and ends with one summary line.
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
-# Suites: swift test (unit, kernel, API client, agent), the end-to-end metadata scenario, the BGP
-# announcement test, a short fuzz run of the netlink decoder, and (when set up) a real Keystone + Neutron.
+# Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
+# CLITests), the end-to-end metadata scenario, the BGP announcement test, a short fuzz run of the netlink
+# decoder, and (when set up) a real Keystone + Neutron.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,6 @@ swift build --product metadata-route-agent >/dev/null 2>&1
 swift build --product neutron-standin >/dev/null 2>&1   # the metadata scenario's Neutron
 if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
-    [ -f tests/e2e/agent-cli.sh ] && suite "agent CLI in namespaces" bash tests/e2e/agent-cli.sh
     [ -f tests/bgp/bgp-announce.sh ] && suite "bgp announce" bash tests/bgp/bgp-announce.sh
     [ -n "${MRA_LAB_ENV:-}" ] && suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
 fi

@@ -19,19 +19,21 @@
 #                              and reported as such, because FRR 8.4 cannot announce an imported IPv6 table)
 #   MRA_BGP_NEXTHOP_MODE agent --nexthop-mode values to run the whole scenario with, in fresh namespaces
 #                        each time (default "objects classic": both forms of kernel route)
-#   MRA_BGP_FAKE_AGENT   1: place the routes with `ip route` exactly as the agent would (development only;
-#                        refused when CI is set)
 #   MRA_BGP_KEEP_LOGS    1: keep the temporary folder with configs and daemon logs
-# Output: PASS/FAIL per assertion, then "N passed, N failed"; exit 1 on any failure, 77 when it cannot run.
+# Neutron, step by step: the snapshot files tests/clouds/bgp-{1-announce,2-r1-interface-removed,3-r2-gateway-moved}.json,
+# given to the real agent binary (`metadata-route-agent sync --snapshot …`) inside the agent host namespace.
+# Output: PASS/FAIL per assertion (tests/e2e/lib/assert.sh), then "N passed, N failed"; exit 1 on any failure,
+# 77 when it cannot run (a failure instead when CI is set).
 
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/e2e/lib/assert.sh
+source "$REPO/tests/e2e/lib/assert.sh"
 AGENT_BIN=${MRA_AGENT_BIN:-$REPO/.build/debug/metadata-route-agent}
 SPEAKER=${MRA_BGP_SPEAKER:-bird}
 read -r -a NH_MODES <<<"${MRA_BGP_NEXTHOP_MODE:-objects classic}"
 NH_MODE=""
-FAKE_AGENT=${MRA_BGP_FAKE_AGENT:-0}
 TABLE=200
 PROTO=200
 ANNOUNCE_TIMEOUT=30   # seconds for the sessions to come up and the first announcement to arrive
@@ -41,25 +43,9 @@ HOST_NS="" SEG_NS="" UP_NS=""
 NAMESPACES=()
 WORK_ROOT=""
 WORK=""
-TAG=""
-PASSED=0
-FAILED=0
 PIDFILES=()
 
 log() { printf '# %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf 'PASS %s%s\n' "$TAG" "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s%s\n' "$TAG" "$*"; }
-check() { # check "description" command...
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-cannot_run() {
-    if [[ -n "${CI:-}" ]]; then
-        echo "FAIL cannot run in CI: $*"; echo "0 passed, 1 failed"; exit 1
-    fi
-    echo "SKIP $*"; exit 77
-}
 
 stop_daemons() {
     local f pid
@@ -109,12 +95,7 @@ case "$SPEAKER" in
     frr) ;;
     *) echo "MRA_BGP_SPEAKER must be bird or frr"; exit 64 ;;
 esac
-if [[ "$FAKE_AGENT" == 1 ]]; then
-    [[ -z "${CI:-}" ]] || { echo "MRA_BGP_FAKE_AGENT is for development only"; exit 64; }
-    log "FAKE AGENT: routes are placed with ip(8), not by metadata-route-agent"
-else
-    [[ -x "$AGENT_BIN" ]] || cannot_run "agent binary $AGENT_BIN missing (swift build)"
-fi
+[[ -x "$AGENT_BIN" ]] || cannot_run "agent binary $AGENT_BIN missing (swift build)"
 
 WORK_ROOT=$(mktemp -d /tmp/mra-bgp.XXXXXX)
 chmod 755 "$WORK_ROOT"
@@ -269,53 +250,14 @@ speaker_state() { # what the agent host's speaker holds, for the report
 }
 
 # ---------------------------------------------------------------- Neutron data
+# tests/clouds/bgp-*.json, one file per step of the scenario:
 # r1: gateway 203.0.113.10 / 2001:db8:100::10, tenant 10.0.0.0/24 and fd00:a::/64 (one dual-stack port)
 # r2: gateway 203.0.113.11 / 2001:db8:100::11, tenant 10.0.1.0/24 and fd00:b::/64, plus a hostile
 #     198.51.100.0/24 and 2001:db8:dead::/64 (outside the allowed prefixes: refused by the agent)
-write_snapshot() { # write_snapshot FILE with_r1_port(1|0) [r2 gateway host part, default 11]: a cloud of tests/clouds
-    case "$2:${3:-11}" in
-        1:11) cp "$REPO/tests/clouds/bgp-two-routers.json" "$1" ;;
-        0:11) cp "$REPO/tests/clouds/bgp-r1-interface-removed.json" "$1" ;;
-        0:12) cp "$REPO/tests/clouds/bgp-r2-gateway-moved.json" "$1" ;;
-        *) echo "write_snapshot: no cloud in tests/clouds for $*" >&2; return 1 ;;
-    esac
-}
-
-# Development stand-in for the agent: exactly the routes `sync --table 200` writes for the snapshot.
-fake_sync() { # fake_sync with_r1(1|0) r2-gateway-host-part
-    local want=("10.0.1.0/24 203.0.113.$2" "fd00:b::/64 2001:db8:100::$2")
-    [[ $1 == 1 ]] && want+=("10.0.0.0/24 203.0.113.10" "fd00:a::/64 2001:db8:100::10")
-    local r pfx gw id=100
-    for r in "${want[@]}"; do
-        read -r pfx gw <<<"$r"; id=$((id + 1))
-        # like the agent: leave what is already right untouched
-        local fam=-4; [[ $pfx == *:* ]] && fam=-6
-        local have; have=$(ip -n "$HOST_NS" "$fam" route show table "$TABLE" exact "$pfx" proto "$PROTO")
-        [[ "$have " == *"via $gw "* ]] && continue
-        if [[ -n "$have" ]]; then   # in-place change of the next hop
-            if [[ $NH_MODE == objects ]]; then
-                ip -n "$HOST_NS" nexthop replace id "$id" via "$gw" dev ext0 proto "$PROTO" || return 1
-            else
-                ip -n "$HOST_NS" route replace "$pfx" via "$gw" dev ext0 proto "$PROTO" table "$TABLE" || return 1
-            fi
-            continue
-        fi
-        if [[ $NH_MODE == objects ]]; then
-            ip -n "$HOST_NS" nexthop add id "$id" via "$gw" dev ext0 proto "$PROTO" || return 1
-            ip -n "$HOST_NS" route add "$pfx" nhid "$id" proto "$PROTO" table "$TABLE" || return 1
-        else
-            ip -n "$HOST_NS" route replace "$pfx" via "$gw" dev ext0 proto "$PROTO" table "$TABLE" || return 1
-        fi
-    done
-    if [[ $1 == 0 ]]; then
-        ip -n "$HOST_NS" route del 10.0.0.0/24 proto "$PROTO" table "$TABLE" 2>/dev/null
-        ip -n "$HOST_NS" -6 route del fd00:a::/64 proto "$PROTO" table "$TABLE" 2>/dev/null
-        if [[ $NH_MODE == objects ]]; then
-            ip -n "$HOST_NS" nexthop del id 103 2>/dev/null; ip -n "$HOST_NS" nexthop del id 104 2>/dev/null
-        fi
-    fi
-    return 0
-}
+# step 2 removes r1's interface port; step 3 moves r2's gateway to 203.0.113.12 / 2001:db8:100::12.
+SNAP1=$REPO/tests/clouds/bgp-1-announce.json
+SNAP2=$REPO/tests/clouds/bgp-2-r1-interface-removed.json
+SNAP3=$REPO/tests/clouds/bgp-3-r2-gateway-moved.json
 
 plan_refuses() { # plan_refuses PLAN.json: both hostile prefixes are among the refused ones
     if command -v python3 >/dev/null; then
@@ -327,12 +269,7 @@ sys.exit(0 if {"198.51.100.0/24","2001:db8:dead::/64"} <= r else 1)' "$1"
     fi
 }
 
-agent_sync() { # agent_sync SNAPSHOT
-    if [[ "$FAKE_AGENT" == 1 ]]; then
-        local g2; g2=$(grep -o '"203\.0\.113\.1[0-9]"' "$1" | tail -1 | tr -dc '0-9.' | cut -d. -f4)
-        if grep -q '"p-r1"' "$1"; then fake_sync 1 "$g2"; else fake_sync 0 "$g2"; fi
-        return
-    fi
+agent_sync() { # agent_sync SNAPSHOT: the real agent, in the agent host's namespace
     ip netns exec "$HOST_NS" "$AGENT_BIN" sync --snapshot "$1" --table "$TABLE" --protocol "$PROTO" \
         --nexthop-mode "$NH_MODE" >"$WORK/agent-sync.out" 2>&1
     local rc=$?
@@ -388,20 +325,11 @@ scenario() {
         && ip -n "$HOST_NS" link set int0 up && ip -n "$HOST_NS" link set int1 up \
         || fail "connected network 10.77.0.0/24 added on the agent host"
 
-    SNAP1=$WORK/snapshot-1.json
-    SNAP2=$WORK/snapshot-2.json
-    SNAP3=$WORK/snapshot-3.json
-    write_snapshot "$SNAP1" 1
-    write_snapshot "$SNAP2" 0
-    write_snapshot "$SNAP3" 0 12   # r2's gateway moves to 203.0.113.12 / 2001:db8:100::12
-
-    if [[ "$FAKE_AGENT" != 1 ]]; then
-        # The agent's own account: both hostile prefixes are refused (so they never reach the table).
-        ip netns exec "$HOST_NS" "$AGENT_BIN" plan --snapshot "$SNAP1" --table "$TABLE" --protocol "$PROTO" \
-            --nexthop-mode "$NH_MODE" --format json >"$WORK/plan.json" 2>"$WORK/plan.err"
-        check "agent plan refuses 198.51.100.0/24 and 2001:db8:dead::/64 (outside the allowed prefixes)" \
-            plan_refuses "$WORK/plan.json"
-    fi
+    # The agent's own account: both hostile prefixes are refused (so they never reach the table).
+    ip netns exec "$HOST_NS" "$AGENT_BIN" plan --snapshot "$SNAP1" --table "$TABLE" --protocol "$PROTO" \
+        --nexthop-mode "$NH_MODE" --format json >"$WORK/plan.json" 2>"$WORK/plan.err"
+    check "agent plan refuses 198.51.100.0/24 and 2001:db8:dead::/64 (outside the allowed prefixes)" \
+        plan_refuses "$WORK/plan.json"
     check "agent sync exits 0 (routes written to table $TABLE)" agent_sync "$SNAP1"
     log "agent host table $TABLE:"; ip -n "$HOST_NS" route show table "$TABLE" | sed 's/^/#   /'
     ip -n "$HOST_NS" -6 route show table "$TABLE" 2>/dev/null | sed 's/^/#   /'
@@ -503,13 +431,12 @@ for NH_MODE in "${NH_MODES[@]}"; do
     HOST_NS="mra-bgp-host-$$-$n" SEG_NS="mra-bgp-seg-$$-$n" UP_NS="mra-bgp-up-$$-$n"
     WORK=$WORK_ROOT/$NH_MODE
     mkdir -p "$WORK" && chmod 755 "$WORK"
-    TAG="[$SPEAKER/$NH_MODE] "
+    ASSERT_TAG="[$SPEAKER/$NH_MODE] "
     scenario
     if [[ -n "${MRA_BGP_PAUSE:-}" ]]; then   # debugging: inspect the live namespaces
         log "pausing ${MRA_BGP_PAUSE}s: namespaces $HOST_NS $SEG_NS $UP_NS, state in $WORK"; sleep "$MRA_BGP_PAUSE"
     fi
     stop_daemons
 done
-TAG=""
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED == 0 ]]
+ASSERT_TAG=""
+summary

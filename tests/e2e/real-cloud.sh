@@ -11,13 +11,10 @@ BIN=${MRA_BIN:-$PWD/.build/debug/metadata-route-agent}
 TOPO="$(dirname "$MRA_LAB_ENV")/topology.json"
 NS="mra-real-$$"
 WORK=$(mktemp -d /tmp/mra-real.XXXXXX)
-pass=0
-fail=0
 cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
-ok() { pass=$((pass + 1)); echo "PASS: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+# shellcheck source=tests/e2e/lib/assert.sh
+source tests/e2e/lib/assert.sh
 
 # The lab's credentials (password auth) for the agent.
 set -a
@@ -117,5 +114,5 @@ check "and leaves every route in place" test "$before" == "$(ip -n "$NS" route s
 
 agent cleanup > /dev/null 2>&1
 echo
-echo "real-cloud: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+printf 'real-cloud: '
+summary
