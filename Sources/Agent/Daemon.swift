@@ -242,7 +242,7 @@ public final class Daemon: Service, Sendable {
         let current = state.withLock { $0.settings }
         do {
             let fresh = try reloadSettings()
-            if fresh.table != current.table || fresh.proto != current.proto || fresh.netns != current.netns {
+            if fresh.ownership != current.ownership || fresh.netns != current.netns {
                 logger.error("reload refused: table, protocol and netns cannot change while running; run cleanup and restart with the new values")
                 return
             }
