@@ -15,7 +15,7 @@ import Model
 ///
 /// ```swift
 /// let socket = try RouteSocket(namespace: "blue")          // or RouteSocket() for the current namespace
-/// let owned = try socket.routes(family: nil, table: 254).filter { $0.proto == 200 }
+/// let owned = try socket.routes(family: nil, table: 254).filter(Ownership(proto: 200, table: 254).owns(route:))
 /// let spec = RouteSpec(destination: IPPrefix("10.1.0.0/24")!, table: 254, proto: 200,
 ///                      target: .gateway(IPAddress("203.0.113.10")!, outputInterface: nil))
 /// let results = try socket.apply([.addRoute(spec)])       // [nil] on success

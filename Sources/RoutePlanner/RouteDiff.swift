@@ -6,90 +6,73 @@ import Model
 ///
 /// Only what `policy.ownership` owns is ever written, replaced or deleted.
 struct RouteDiff {
-    var operations: [KernelOperation] = []
-    var changes: [PlannedChange] = []
+    private(set) var operations: [KernelOperation] = []
+    private(set) var changes: [PlannedChange] = []
+
+    private let owned: OwnedKernelState
+    private let nexthops: NexthopAllocation
+    private let policy: Policy
+    /// The nexthops written in this plan, by ID.
+    private let written: [UInt32: KernelNexthop]
+    private var adds: [RouteSpec] = [], replaces: [RouteSpec] = [], deletes: [RouteSpec] = []
+    /// Nexthop IDs that a desired route points at: never deleted.
+    private var referenced = Set<UInt32>()
 
     init(desired: [DesiredRoute], owned: OwnedKernelState, nexthops: NexthopAllocation, policy: Policy) {
-        func target(_ d: DesiredRoute) -> RouteTarget {
-            if let id = nexthops.nexthopFor[d.nextHop] { return .nexthop(id) }
-            return .gateway(d.nextHop, outputInterface: d.outputInterface)
-        }
-        func matches(_ r: KernelRoute, _ t: RouteTarget) -> Bool {
-            guard r.type == KernelRoute.unicast else { return false }
-            switch t {
-            case .nexthop(let id):
-                return r.nexthopID == id
-            case .gateway(let g, let oif):
-                return r.nexthopID == nil && r.gateway == g && (r.outputInterface == nil || r.outputInterface == oif)
-            }
-        }
-        /// Where a route sends traffic now: its gateway, or its nexthop's.
-        func resolve(_ r: KernelRoute) -> (IPAddress?, Int32?) {
-            if let id = r.nexthopID {
-                let n = owned.nexthopByID[id]
-                return (n?.gateway ?? r.gateway, n?.outputInterface ?? r.outputInterface)
-            }
-            return (r.gateway, r.outputInterface)
-        }
-        func spec(_ r: KernelRoute) -> RouteSpec {
-            let t: RouteTarget
-            if let id = r.nexthopID { t = .nexthop(id) } else {
-                t = .gateway(r.gateway ?? r.destination.family.unspecifiedAddress, outputInterface: r.outputInterface)
-            }
-            return RouteSpec(destination: r.destination, table: policy.table, proto: policy.proto, target: t, metric: exactMetric(r))
-        }
-        /// The route's metric as the kernel matches it: explicit, except IPv4's 0, which a delete can only say as
-        /// "any" (and then the kernel takes the lowest metric first, which is this route: keys are unique).
-        func exactMetric(_ r: KernelRoute) -> UInt32? {
-            let m = effectiveMetric(r)
-            return m == 0 ? nil : m
-        }
+        self.owned = owned
+        self.nexthops = nexthops
+        self.policy = policy
+        written = Dictionary(nexthops.writes.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
 
-        let written = Dictionary(nexthops.writes.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        var adds: [RouteSpec] = [], replaces: [RouteSpec] = [], deletes: [RouteSpec] = []
         var desiredDestinations = Set<IPPrefix>()
-        var referenced = Set<UInt32>()
-        for d in desired {
-            guard desiredDestinations.insert(d.destination).inserted else { continue }
-            let t = target(d)
-            if case .nexthop(let id) = t { referenced.insert(id) }
-            let group = owned.routesByDestination[d.destination] ?? []
-            guard let first = group.first else {
-                adds.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto, target: t))
-                changes.append(PlannedChange(action: .add, destination: d.destination, nextHop: d.nextHop,
-                                             routerID: d.routerID, subnetID: d.subnetID))
-                continue
-            }
-            let keep: KernelRoute
-            if let m = group.first(where: { matches($0, t) }) {
-                keep = m
-                let (gw, oif) = resolve(m)
-                let nowVia: KernelNexthop? = if case .nexthop(let id) = t { written[id] } else { nil }
-                // In place through a nexthop replace: a route-level change without a route write.
-                if let n = nowVia, n.gateway != gw || n.outputInterface != oif {
-                    changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
-                                                 previousNextHop: gw, routerID: d.routerID, subnetID: d.subnetID))
-                }
-            } else {
-                keep = first
-                replaces.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto,
-                                          target: t, metric: exactMetric(first)))
-                changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
-                                             previousNextHop: resolve(first).0, routerID: d.routerID, subnetID: d.subnetID))
-            }
-            for r in group where r != keep {
-                deletes.append(spec(r))
-                changes.append(PlannedChange(action: .delete, destination: r.destination, previousNextHop: resolve(r).0))
-            }
+        for d in desired where desiredDestinations.insert(d.destination).inserted {
+            diff(d, against: owned.routesByDestination[d.destination] ?? [])
         }
         for (destination, group) in owned.routesByDestination where !desiredDestinations.contains(destination) {
-            for r in group {
-                deletes.append(spec(r))
-                changes.append(PlannedChange(action: .delete, destination: destination, previousNextHop: resolve(r).0))
-            }
+            for r in group { delete(r) }
         }
-        let nexthopDeletes = owned.nexthops.map(\.id).filter { !referenced.contains($0) && !owned.foreignReferences.contains($0) }
+        assembleOperations()
+    }
 
+    /// One desired route against the owned routes at its destination: add it, keep the one that already matches
+    /// (or replace the first in place), and delete the rest.
+    private mutating func diff(_ d: DesiredRoute, against group: [KernelRoute]) {
+        let t = target(d)
+        if case .nexthop(let id) = t { referenced.insert(id) }
+        guard let first = group.first else {
+            adds.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto, target: t))
+            changes.append(PlannedChange(action: .add, destination: d.destination, nextHop: d.nextHop,
+                                         routerID: d.routerID, subnetID: d.subnetID))
+            return
+        }
+        let keep: KernelRoute
+        if let m = group.first(where: { matches($0, t) }) {
+            keep = m
+            let (gw, oif) = resolve(m)
+            let nowVia: KernelNexthop? = if case .nexthop(let id) = t { written[id] } else { nil }
+            // In place through a nexthop replace: a route-level change without a route write.
+            if let n = nowVia, n.gateway != gw || n.outputInterface != oif {
+                changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
+                                             previousNextHop: gw, routerID: d.routerID, subnetID: d.subnetID))
+            }
+        } else {
+            keep = first
+            replaces.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto,
+                                      target: t, metric: exactMetric(first)))
+            changes.append(PlannedChange(action: .replace, destination: d.destination, nextHop: d.nextHop,
+                                         previousNextHop: resolve(first).0, routerID: d.routerID, subnetID: d.subnetID))
+        }
+        for r in group where r != keep { delete(r) }
+    }
+
+    private mutating func delete(_ r: KernelRoute) {
+        deletes.append(spec(r))
+        changes.append(PlannedChange(action: .delete, destination: r.destination, previousNextHop: resolve(r).0))
+    }
+
+    /// The writes in apply order; owned nexthops no desired route (and no foreign route) uses are deleted last.
+    private mutating func assembleOperations() {
+        let nexthopDeletes = owned.nexthops.map(\.id).filter { !referenced.contains($0) && !owned.foreignReferences.contains($0) }
         let specOrder: (RouteSpec, RouteSpec) -> Bool = { a, b in
             if a.destination != b.destination { return a.destination < b.destination }
             return effectiveMetric(a.metric, a.destination.family) < effectiveMetric(b.metric, b.destination.family)
@@ -108,5 +91,49 @@ struct RouteDiff {
         operations += deletes.sorted(by: deleteOrder).map { .deleteRoute($0) }
         operations += nexthopDeletes.sorted().map { .deleteNexthop(id: $0) }
         changes.sort()
+    }
+
+    // MARK: - Routes
+
+    /// Where a desired route should point: its gateway's nexthop, or the gateway itself (classic).
+    private func target(_ d: DesiredRoute) -> RouteTarget {
+        if let id = nexthops.nexthopFor[d.nextHop] { return .nexthop(id) }
+        return .gateway(d.nextHop, outputInterface: d.outputInterface)
+    }
+
+    /// Whether an owned route already points where `t` says.
+    private func matches(_ r: KernelRoute, _ t: RouteTarget) -> Bool {
+        guard r.type == KernelRoute.unicast else { return false }
+        switch t {
+        case .nexthop(let id):
+            return r.nexthopID == id
+        case .gateway(let g, let oif):
+            return r.nexthopID == nil && r.gateway == g && (r.outputInterface == nil || r.outputInterface == oif)
+        }
+    }
+
+    /// Where a route sends traffic now: its gateway, or its nexthop's.
+    private func resolve(_ r: KernelRoute) -> (IPAddress?, Int32?) {
+        if let id = r.nexthopID {
+            let n = owned.nexthopByID[id]
+            return (n?.gateway ?? r.gateway, n?.outputInterface ?? r.outputInterface)
+        }
+        return (r.gateway, r.outputInterface)
+    }
+
+    /// An owned route as the spec that deletes exactly it.
+    private func spec(_ r: KernelRoute) -> RouteSpec {
+        let t: RouteTarget
+        if let id = r.nexthopID { t = .nexthop(id) } else {
+            t = .gateway(r.gateway ?? r.destination.family.unspecifiedAddress, outputInterface: r.outputInterface)
+        }
+        return RouteSpec(destination: r.destination, table: policy.table, proto: policy.proto, target: t, metric: exactMetric(r))
+    }
+
+    /// The route's metric as the kernel matches it: explicit, except IPv4's 0, which a delete can only say as
+    /// "any" (and then the kernel takes the lowest metric first, which is this route: keys are unique).
+    private func exactMetric(_ r: KernelRoute) -> UInt32? {
+        let m = effectiveMetric(r)
+        return m == 0 ? nil : m
     }
 }
