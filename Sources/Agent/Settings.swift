@@ -1,7 +1,14 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 import RoutePlanner
-import Yams
+import SimpleYAML
 
 /// How routes reach their next hop in the kernel.
 public enum NexthopMode: String, Sendable, Hashable, CaseIterable, Codable {
@@ -167,30 +174,37 @@ extension Settings {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError("cannot read configuration file \(path): \(error.localizedDescription)")
+            throw ConfigError("cannot read configuration file \(path): \(fileErrorText(error))")
         }
-        let node: Any?
+        let node: YAMLNode?
         do {
-            node = try Yams.load(yaml: text)
+            node = try YAMLNode.parse(text)
         } catch {
-            throw ConfigError("configuration file \(path) is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            throw ConfigError("configuration file \(path) is not valid YAML: \(error)")
         }
-        if node == nil { return [] }
-        guard let map = node as? [String: Any] else {
+        guard let node, !node.isNull else { return [] }
+        guard case .mapping(let entries) = node else {
             throw ConfigError("configuration file \(path) must be a mapping of setting: value")
         }
+        let map = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         var out: [(String, ConfigValue)] = []
         for key in map.keys.sorted() {
             guard keys.contains(key) else {
-                let hint = keys.first { $0.replacingOccurrences(of: "-", with: "_") == key || $0.replacingOccurrences(of: "-", with: "") == key.lowercased() }
+                let hint = keys.first { $0.replacing("-", with: "_") == key || $0.replacing("-", with: "") == key.lowercased() }
                 throw ConfigError("configuration file \(path): unknown key '\(key)'" + (hint.map { " (did you mean '\($0)'?)" } ?? "; known keys: \(keys.joined(separator: ", "))"))
             }
             let raw = map[key]!
             switch raw {
-            case let b as Bool: out.append((key, .flag(b)))
-            case let list as [Any]: out.append((key, .list(list.map { "\($0)" })))
-            case is [String: Any]: throw ConfigError("configuration file \(path): '\(key)' must be a value or a list, not a mapping")
-            default: out.append((key, .string("\(raw)")))
+            case _ where raw.isNull: continue   // `key:`, `~` or `null`: not set, the default applies
+            case _ where raw.bool != nil: out.append((key, .flag(raw.bool!)))
+            case .sequence(let items):
+                let values = items.compactMap(\.string)
+                guard values.count == items.count else {
+                    throw ConfigError("configuration file \(path): '\(key)' must be a list of values, not of lists, mappings or nulls")
+                }
+                out.append((key, .list(values)))
+            case .mapping: throw ConfigError("configuration file \(path): '\(key)' must be a value or a list, not a mapping")
+            case .scalar(let text, _): out.append((key, .string(text)))
             }
         }
         return out

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the agent reads from Neutron in one cycle: the routers, their interface ports, the subnets
 /// and the networks. It is also the format of a `--snapshot FILE` (JSON, keys as in Neutron's API).
