@@ -3,6 +3,8 @@
 # Idempotent: packages already present are not fetched again.
 #   scripts/setup-deps.sh        everything the tests need (Debian packages, FRR/BIRD, the OpenStack lab's venv)
 #   scripts/setup-deps.sh base   only the Debian packages the demo needs (iproute2, nftables, curl, python3)
+# `all` also installs what the packaging tests need (tests/package/): dpkg-dev, debootstrap, lintian, man-db,
+# promtool (Debian's prometheus package, without its recommends), systemd-analyze (systemd) when missing.
 set -euo pipefail
 scope=${1:-all}
 cd "$(dirname "$0")/.."
@@ -16,6 +18,16 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if [ "$scope" = all ]; then
+    pkg_need=()
+    for pkg in dpkg-dev debootstrap lintian man-db prometheus xz-utils; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || pkg_need+=("$pkg")
+    done
+    command -v systemd-analyze >/dev/null 2>&1 || pkg_need+=(systemd)
+    if [ ${#pkg_need[@]} -gt 0 ]; then
+        echo "==> installing Debian packages for the packaging tests: ${pkg_need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkg_need[@]}" >/dev/null
+    fi
     [ -x scripts/setup-bgp-deps.sh ] && bash scripts/setup-bgp-deps.sh
     [ -x scripts/openstack-lab/setup.sh ] && bash scripts/openstack-lab/setup.sh
 fi

@@ -39,7 +39,8 @@ python3 packaging/deb/gen-manpage.py "$bin" "$version" "$(date -u -d "@$SOURCE_D
     | gzip -9n > "$root/usr/share/man/man1/$name.1.gz"
 install -d "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
     "$root/usr/share/fish/vendor_completions.d"
-"$bin" --generate-completion-script bash > "$root/usr/share/bash-completion/completions/$name"
+# bash-completion sources the file: no #! line (lintian: bash-completion-with-hashbang).
+"$bin" --generate-completion-script bash | sed '1{/^#!/d}' > "$root/usr/share/bash-completion/completions/$name"
 "$bin" --generate-completion-script zsh > "$root/usr/share/zsh/vendor-completions/_$name"
 "$bin" --generate-completion-script fish > "$root/usr/share/fish/vendor_completions.d/$name.fish"
 
@@ -52,6 +53,7 @@ for dir in bird frr; do
     (cd packaging && find "$dir" -type f) | while read -r f; do install -D -m 0644 "packaging/$f" "$doc/$f"; done
 done
 install -m 0644 packaging/deb/copyright "$doc/copyright"
+install -D -m 0644 packaging/deb/lintian-overrides "$root/usr/share/lintian/overrides/$name"
 {
     echo "$name ($debversion) unstable; urgency=medium"
     echo
