@@ -13,7 +13,9 @@ bin=${MRA_BIN:-.build/debug/metadata-route-agent}
 rules=packaging/prometheus/metadata-route-agent.rules.yml
 tests=packaging/prometheus/tests/metadata-route-agent.rules.test.yml
 
-command -v promtool >/dev/null || { echo "FAIL: promtool missing (scripts/setup-deps.sh installs Debian's prometheus)"; exit 1; }
+# promtool: on PATH, or where scripts/setup-deps.sh extracts it from Debian's prometheus package.
+[ -x /var/tmp/mra-prometheus/usr/bin/promtool ] && ! command -v promtool >/dev/null && PATH=$PATH:/var/tmp/mra-prometheus/usr/bin
+command -v promtool >/dev/null || { echo "FAIL: promtool missing: run scripts/setup-deps.sh"; exit 1; }
 echo "--- promtool test rules"
 promtool check rules "$rules"
 promtool test rules "$tests"
