@@ -141,6 +141,11 @@ for word in NAME SYNOPSIS DESCRIPTION "metadata-route-agent run" "metadata-route
     grep -q -- "$word" "$work/man.txt" || fail "the man page lacks '$word'"
 done
 echo "man page: $(wc -l < "$work/man.txt") lines"
+# Self-contained but small: full Foundation (ICU data) would add ~45 MB. An `import Foundation` or a
+# Foundation-only API (String(format:), JSONSerialization, NSRegularExpression, Yams …) brings it back.
+size=$(stat -c %s "$work/x/usr/bin/metadata-route-agent")
+echo "binary: $size bytes stripped"
+[ "$size" -le $((40 * 1024 * 1024)) ] || fail "the binary is $size bytes, over 40 MiB: did full Foundation (ICU) come back?"
 for shell in bash zsh fish; do
     f=$(find "$work/x/usr/share" -path "*$shell*" -type f | head -n 1)
     [ -s "$f" ] || fail "no $shell completion"
