@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// `make release` writes Sources/metadata-route-agent/BuildInfo+Generated.swift (the commit it builds from) and
+// builds with MRA_BUILD_INFO=1, which compiles that file instead of BuildInfo.swift's fallback.
+let buildInfo: [SwiftSetting] = Context.environment["MRA_BUILD_INFO"] == "1" ? [.define("MRA_BUILD_INFO")] : []
+
 let package = Package(
     name: "metadata-route-agent",
     platforms: [.macOS(.v14)],
@@ -17,7 +21,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -25,16 +28,17 @@ let package = Package(
         .target(name: "CNetlink", exclude: ["README.md"]),
         // IP addresses, prefixes, the Neutron snapshot and the kernel view: value types shared by every module.
         .target(name: "Model", exclude: ["README.md"]),
+        // The YAML that configuration files use, without Foundation (Yams would link ICU: +40 MB).
+        .target(name: "SimpleYAML"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"], exclude: ["README.md"]),
         // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
         .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
-            "Model",
+            "Model", "SimpleYAML",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Yams", package: "Yams"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -49,7 +53,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Yams", package: "Yams"),
+            "SimpleYAML",
         ], exclude: ["README.md"]),
         .executableTarget(name: "metadata-route-agent", dependencies: [
             "Agent", "Model", "OpenStack", "RoutePlanner",
@@ -58,7 +62,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ], exclude: ["README.md"]),
+        ], exclude: ["README.md"], swiftSettings: buildInfo),
         // The Neutron stand-in as a process (benchmark, metadata scenario): TestSupport's NeutronStandIn
         // serving a generated cloud or a snapshot file.
         .executableTarget(name: "neutron-standin", dependencies: ["TestSupport"]),
@@ -72,6 +76,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], path: "Tests/TestSupport", exclude: ["README.md"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "SimpleYAMLTests", dependencies: ["SimpleYAML"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Model", "TestSupport"]),
         .testTarget(name: "RoutePlannerTests", dependencies: [
             "RoutePlanner", "Model",

@@ -3,7 +3,9 @@
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
 # Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
 # CLITests), the end-to-end metadata scenario, the BGP announcement test, a short fuzz run of the netlink
-# decoder, and (when set up) a real Keystone + Neutron.
+# decoder, and (when set up) a real Keystone + Neutron; the alert rules (promtool, and the metrics they use
+# on a running agent) and, as root, the Debian package installed into a minimal Debian 12 root (it builds
+# the static release binary once: the slowest suite).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +52,10 @@ if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
     [ -f tests/bgp/bgp-announce.sh ] && suite "bgp announce" bash tests/bgp/bgp-announce.sh
     [ -n "${MRA_LAB_ENV:-}" ] && suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
+fi
+[ -f tests/package/rules-metrics.sh ] && suite "alert rules (promtool, metrics of a running agent)" bash tests/package/rules-metrics.sh
+if [ "$(id -u)" = 0 ] && [ -f tests/package/install-test.sh ]; then
+    suite "Debian package in a minimal Debian 12 root" bash tests/package/install-test.sh
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
 

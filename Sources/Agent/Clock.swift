@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The daemon's source of time, injected (as Calico injects its `timeShim`) so that its tests run on a
 /// clock they move by hand: no test waits for real seconds or measures them.

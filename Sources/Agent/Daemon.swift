@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import RoutePlanner
@@ -137,7 +144,7 @@ public final class Daemon: Service, Sendable {
             guard let last = s.lastSuccess else { return (false, "not ready: no successful sync yet") }
             let age = now - last
             let limit = Duration.seconds(clamping: 3 * s.settings.interval)
-            if age <= limit { return (true, "ready: last successful sync \(age.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))) ago") }
+            if age <= limit { return (true, "ready: last successful sync \(humanDuration(age)) ago") }
             return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * s.settings.interval)) s)")
         }
     }
@@ -221,7 +228,7 @@ public final class Daemon: Service, Sendable {
         let delay = min(settings.maxBackoff, settings.interval * pow(2, Double(min(failures - 1, 20)))) * randomJitter()
         if let error {
             logger.warning("read failed; keeping routes as they are", metadata: [
-                "error": "\(error)", "attempt": "\(failures)", "retry_in": "\(String(format: "%.1f", delay))s",
+                "error": "\(error)", "attempt": "\(failures)", "retry_in": "\(fixed(delay, 1))s",
             ])
         }
         metrics?.recordReadFailure(kind: kind, consecutive: failures)

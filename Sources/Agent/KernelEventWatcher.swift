@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import Netlink
@@ -18,7 +25,7 @@ public final class KernelEventWatcher: Sendable {
     /// Starts the watching thread.
     public func start(ownership: Ownership, logger: Logger, onChange: @escaping @Sendable () -> Void) {
         let monitor = self.monitor
-        let thread = Thread { [self] in
+        let started = startThread(name: "mra-route-event") { [self] in
             while !self.stopped.load(ordering: .relaxed) {
                 let events: [RouteEvent]
                 do {
@@ -32,8 +39,7 @@ public final class KernelEventWatcher: Sendable {
                 if events.contains(where: { KernelEventWatcher.matters($0, ownership: ownership) }) { onChange() }
             }
         }
-        thread.name = "mra-route-events"
-        thread.start()
+        if !started { logger.error("cannot start the route event thread; relying on the interval") }
     }
 
     /// Whether an event can change what the agent should do.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// A swift-log handler that writes one line per event to stderr, as logfmt
@@ -19,7 +26,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     public static let stderr: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeAll(2, line + "\n")
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -83,7 +90,7 @@ public struct LineLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+                if u.value < 0x20 { out += "\\u" + hex(u.value, width: 4) } else { out.unicodeScalars.append(u) }
             }
         }
         return out + "\""

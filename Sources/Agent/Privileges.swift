@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The process's Linux capabilities, read from `/proc/self/status`.
 public enum Privileges {
@@ -9,7 +16,7 @@ public enum Privileges {
     public static func hasNetAdmin(status: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) -> Bool {
         guard let status else { return false }
         for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
-            let hex = line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces)
+            let hex = line.dropFirst("CapEff:".count).trimmingWhitespace
             guard let mask = UInt64(hex, radix: 16) else { return false }
             return mask & (1 << UInt64(netAdminBit)) != 0
         }

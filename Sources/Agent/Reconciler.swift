@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import RoutePlanner
@@ -94,7 +101,7 @@ public struct Reconciler: Sendable {
         let plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
         let planned = clock.now
         func logTimings(applied: ContinuousClock.Instant) {
-            func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
+            func ms(_ d: Duration) -> String { fixed(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000, 1) }
             logger.debug("reconcile timings", metadata: [
                 "kernel_read_ms": "\(ms(read - start))", "plan_ms": "\(ms(planned - read))", "apply_ms": "\(ms(applied - planned))",
                 "operations": "\(plan.operations.count)", "kernel_routes": "\(view.routes.count)", "kernel_nexthops": "\(view.nexthops.count)",

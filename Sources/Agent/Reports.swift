@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 import RoutePlanner
 
@@ -146,7 +153,7 @@ public enum TextReport {
         var widths = [Int](repeating: 0, count: n)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
-            var line = indent + r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            var line = indent + r.enumerated().map { i, c in i == r.count - 1 ? c : c + String(repeating: " ", count: max(0, widths[i] - c.count)) }
                 .joined(separator: "  ")
             while line.last == " " { line.removeLast() }
             return line

@@ -1,7 +1,14 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 import RoutePlanner
-import Yams
+import SimpleYAML
 
 /// Every setting of the agent, read as `settings.table`, `settings.interval`, … — one property for each
 /// option declared in `SettingTable` (Options.swift), with that option's default until something sets it.
@@ -141,57 +148,45 @@ extension Settings {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError("cannot read configuration file \(path): \(error.localizedDescription)")
+            throw ConfigError("cannot read configuration file \(path): \(fileErrorText(error))")
         }
-        let node: Any?
+        let node: YAMLNode?
         do {
-            node = try Yams.load(yaml: text)
+            node = try YAMLNode.parse(text)
         } catch {
-            throw ConfigError("configuration file \(path) is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            throw ConfigError("configuration file \(path) is not valid YAML: \(error)")
         }
-        if node == nil || node is NSNull { return [] }
-        guard let map = node as? [String: Any] else {
+        guard let node, !node.isNull else { return [] }
+        guard case .mapping(let entries) = node else {
             throw ConfigError("configuration file \(path) must be a mapping of setting: value")
         }
+        let map = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let keys = Settings.keys
         var out: [(String, SettingInput?)] = []
         for key in map.keys.sorted() {
             guard keys.contains(key) else {
-                let hint = keys.first { $0.replacingOccurrences(of: "-", with: "_") == key || $0.replacingOccurrences(of: "-", with: "") == key.lowercased() }
+                let hint = keys.first { $0.replacing("-", with: "_") == key || $0.replacing("-", with: "") == key.lowercased() }
                 throw ConfigError("configuration file \(path): unknown key '\(key)'" + (hint.map { " (did you mean '\($0)'?)" } ?? "; known keys: \(keys.joined(separator: ", "))"))
             }
             let raw = map[key]!
             switch raw {
-            case is NSNull: out.append((key, nil))
-            case let b as Bool: out.append((key, .flag(b)))
-            case let list as [Any]:
-                var items: [String] = []
-                for (i, item) in list.enumerated() {
-                    guard let scalar = scalarText(item) else {
-                        throw ConfigError("configuration file \(path): '\(key)' item \(i + 1) is \(item is NSNull ? "empty (~/null)" : "a list or mapping"); write a flat list of values, e.g. \(key): [a, b]")
+            case _ where raw.isNull: out.append((key, nil))   // `key:`, `~` or `null`: not set, the default applies
+            case _ where raw.bool != nil: out.append((key, .flag(raw.bool!)))
+            case .sequence(let items):
+                var values: [String] = []
+                for (i, item) in items.enumerated() {
+                    guard let scalar = item.string else {
+                        throw ConfigError("configuration file \(path): '\(key)' item \(i + 1) is \(item.isNull ? "empty (~/null)" : "a list or mapping"); write a flat list of values, e.g. \(key): [a, b]")
                     }
-                    items.append(scalar)
+                    values.append(scalar)
                 }
-                out.append((key, .list(items)))
-            case is [String: Any], is [AnyHashable: Any]:
+                out.append((key, .list(values)))
+            case .mapping:
                 throw ConfigError("configuration file \(path): '\(key)' must be a value or a list, not a mapping")
-            default:
-                guard let scalar = scalarText(raw) else { throw ConfigError("configuration file \(path): '\(key)' has an unusable value") }
-                out.append((key, .text(scalar)))
+            case .scalar(let text, _):
+                out.append((key, .text(text)))
             }
         }
         return out
-    }
-
-    /// A YAML scalar as text; nil for null, lists and mappings.
-    private static func scalarText(_ value: Any) -> String? {
-        switch value {
-        case is NSNull, is [Any], is [String: Any], is [AnyHashable: Any]: return nil
-        case let b as Bool: return b ? "true" : "false"
-        case let s as String: return s
-        case let i as Int: return String(i)
-        case let d as Double: return "\(d)"
-        default: return "\(value)"
-        }
     }
 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import OpenStack
@@ -45,7 +52,7 @@ public struct SnapshotFileSource: SnapshotSource {
         } catch let e as DecodingError {
             throw SourceError("snapshot file \(path) is not a valid snapshot: \(describe(e))")
         } catch {
-            throw SourceError("cannot read snapshot file \(path): \(error.localizedDescription)")
+            throw SourceError("cannot read snapshot file \(path): \(fileErrorText(error))")
         }
     }
 }
@@ -76,7 +83,7 @@ public struct DeadlineSource: SnapshotSource {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let snapshot = first else {
-                throw SourceError("no complete read of Neutron within \(timeout.formatted(.units(allowed: [.seconds], width: .wide))) (read-timeout); the read was abandoned")
+                throw SourceError("no complete read of Neutron within \(humanDuration(timeout)) (read-timeout); the read was abandoned")
             }
             return snapshot
         }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the agent reads from Neutron in one cycle: the routers, their interface ports, the subnets
 /// and the networks. Its JSON (`jsonData()`, `Codable`) is the snapshot file format of

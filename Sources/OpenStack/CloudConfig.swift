@@ -1,5 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import SimpleYAML
 
 /// The Keystone authentication method (`auth_type` in clouds.yaml, `OS_AUTH_TYPE`).
 public enum AuthType: String, Sendable, CaseIterable {
@@ -90,7 +97,7 @@ public struct CloudConfig: Sendable {
 
     /// The default directories, in openstacksdk's order: the current directory, `~/.config/openstack`, `/etc/openstack`.
     public static func defaultSearchPaths(environment: [String: String]) -> [String] {
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? homeDirectory()
         return [FileManager.default.currentDirectoryPath, home + "/.config/openstack", "/etc/openstack"]
     }
 
@@ -375,7 +382,7 @@ public struct CloudConfig: Sendable {
 
     static func isTrue(_ s: String) -> Bool { s.lowercased() == "true" }
 
-    static func normalizeKey(_ k: String) -> String { k.replacingOccurrences(of: "-", with: "_").lowercased() }
+    static func normalizeKey(_ k: String) -> String { k.replacing("-", with: "_").lowercased() }
 
     private static func join(_ dir: String, _ name: String) -> String {
         dir.hasSuffix("/") ? dir + name : dir + "/" + name
@@ -398,13 +405,14 @@ public struct CloudConfig: Sendable {
                 warn("\(path) exists but this process cannot read it (check its owner and mode); skipped, as openstacksdk does")
                 continue
             }
-            let mode = ((try? fm.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            var st = stat()
+            let mode = stat(path, &st) == 0 ? Int(st.st_mode & 0o7777) : 0
             guard let text = String(data: data, encoding: .utf8) else {
                 throw OpenStackError.configuration("\(path) is not UTF-8 text")
             }
-            let node: Node?
+            let node: YAMLNode?
             do {
-                node = try Yams.compose(yaml: text)
+                node = try YAMLNode.parse(text)
             } catch {
                 throw OpenStackError.configuration("\(path) is not valid YAML/JSON: \(String(describing: error).prefix(200)); fix or remove the file")
             }
@@ -435,18 +443,16 @@ enum ConfigValue: Sendable, Equatable {
     case list([ConfigValue])
     case null
 
-    init(_ node: Node) {
+    init(_ node: YAMLNode) {
         switch node {
-        case .scalar(let s):
-            if s.style == .plain, node.null != nil { self = .null } else { self = .string(s.string) }
-        case .mapping(let m):
+        case .scalar(let s, _):
+            self = node.isNull ? .null : .string(s)
+        case .mapping(let entries):
             var out: [String: ConfigValue] = [:]
-            for (k, v) in m { if let key = k.string { out[key] = ConfigValue(v) } }
+            for e in entries { out[e.key] = ConfigValue(e.value) }
             self = .map(out)
-        case .sequence(let s):
-            self = .list(s.map(ConfigValue.init))
-        case .alias:
-            self = .null
+        case .sequence(let items):
+            self = .list(items.map(ConfigValue.init))
         }
     }
 
@@ -475,4 +481,10 @@ func redactURL(_ text: String) -> String {
     c.user = nil
     c.password = nil
     return c.string ?? "<unparsable URL>"
+}
+
+/// The user's home directory from the password database (HOME unset), else "/".
+private func homeDirectory() -> String {
+    guard let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir else { return "/" }
+    return String(cString: dir)
 }

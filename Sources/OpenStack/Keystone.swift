@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 
@@ -99,7 +106,7 @@ struct KeystoneAuthenticator: Sendable {
 
     func authenticate(generation: Int) async throws -> AuthState {
         let url = try Self.tokensURL(config.authURL ?? "")
-        let body = try JSONSerialization.data(withJSONObject: requestBody())
+        let body = jsonBytes(requestBody())
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Accept", value: "application/json")
@@ -194,9 +201,59 @@ func parseKeystoneDate(_ text: String) -> Date? {
         s.removeSubrange(dot..<end)
     }
     if !(s.hasSuffix("Z") || s.dropFirst(19).contains("+") || s.dropFirst(19).contains("-")) { s += "Z" }
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f.date(from: s)
+    return try? Date(s, strategy: .iso8601)
+}
+
+/// JSON text of a request body built from dictionaries, arrays, strings, numbers and booleans (keys sorted).
+func jsonBytes(_ value: Any) -> [UInt8] {
+    var out = ""
+    func string(_ s: String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+    func emit(_ v: Any) {
+        switch v {
+        case let d as [String: Any]:
+            out += "{"
+            for (i, k) in d.keys.sorted().enumerated() {
+                if i > 0 { out += "," }
+                string(k)
+                out += ":"
+                emit(d[k]!)
+            }
+            out += "}"
+        case let a as [Any]:
+            out += "["
+            for (i, e) in a.enumerated() {
+                if i > 0 { out += "," }
+                emit(e)
+            }
+            out += "]"
+        case let s as String: string(s)
+        case let b as Bool: out += b ? "true" : "false"
+        case let n as Int: out += "\(n)"
+        case let n as Double: out += n.isFinite ? "\(n)" : "null"
+        default: out += "null"
+        }
+    }
+    emit(value)
+    return Array(out.utf8)
 }
 
 /// The parts of Keystone's token answer the agent uses.
@@ -235,14 +292,37 @@ struct TokenAnswer: Decodable, Sendable {
 
 /// Keystone's or Neutron's own error text (`error.message`, `NeutronError.message`), shortened.
 func errorMessage(_ body: ByteBuffer) -> String? {
-    guard let obj = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { return nil }
+    guard let obj = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView)) else { return nil }
     for key in ["NeutronError", "error", "badRequest", "itemNotFound", "forbidden"] {
-        if let inner = obj[key] as? [String: Any], let m = inner["message"] as? String {
-            return String(m.prefix(200))
+        if let m = obj.inner[key] { return String(m.prefix(200)) }
+    }
+    if let m = obj.message { return String(m.prefix(200)) }
+    return nil
+}
+
+/// `{"message": …}` or `{"<kind>": {"message": …}}`; other members and shapes are ignored.
+private struct ErrorBody: Decodable {
+    var message: String?
+    var inner: [String: String] = [:]
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    struct Inner: Decodable { let message: String? }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        for key in c.allKeys {
+            if key.stringValue == "message" {
+                message = try? c.decode(String.self, forKey: key)
+            } else if let m = (try? c.decode(Inner.self, forKey: key))?.message {
+                inner[key.stringValue] = m
+            }
         }
     }
-    if let m = obj["message"] as? String { return String(m.prefix(200)) }
-    return nil
 }
 
 /// A one-line account of a decoding failure: where in the document, and what was wrong.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import NIOCore
@@ -205,11 +212,24 @@ public final class NeutronClient: Sendable {
     }
 
     static func encodeQuery(_ items: [(String, String)]) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+#")
-        return items.map { k, v in
-            (k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k) + "=" + (v.addingPercentEncoding(withAllowedCharacters: allowed) ?? v)
-        }.joined(separator: "&")
+        items.map { k, v in percentEncode(k) + "=" + percentEncode(v) }.joined(separator: "&")
+    }
+
+    /// Percent-encodes all but the characters a query may hold literally (RFC 3986), less `&=+#`.
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            case _ where "!$'()*,-./:;?@_~".utf8.contains(b):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let h = String(b, radix: 16, uppercase: true)
+                out += "%" + (h.count < 2 ? "0" : "") + h
+            }
+        }
+        return out
     }
 }
 

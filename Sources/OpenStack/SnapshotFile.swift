@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Model
 
 /// Reads a snapshot file (`--snapshot FILE`): Model's snapshot format (`CloudSnapshot`'s JSON), in

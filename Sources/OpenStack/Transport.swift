@@ -1,5 +1,12 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -187,7 +194,7 @@ final class Transport: Sendable {
 
     /// `Retry-After` in seconds (the HTTP-date form is ignored; backoff is used then).
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let v = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces), let s = Double(v), s >= 0, s.isFinite else {
+        guard let v = headers.first(name: "Retry-After")?.trimmingWhitespace, let s = Double(v), s >= 0, s.isFinite else {
             return nil
         }
         return .milliseconds(Int64(s * 1000))

@@ -1,6 +1,13 @@
 import Agent
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The options every subcommand shares: where Neutron's state comes from, the kernel table, the policy.
 /// Each can also be set in the `--config` file under the same name without dashes; flags win.

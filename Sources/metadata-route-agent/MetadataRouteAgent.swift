@@ -27,7 +27,7 @@ struct MetadataRouteAgent: AsyncParsableCommand {
           metadata-route-agent sync --snapshot examples/demo-snapshot.json
           metadata-route-agent run --config /etc/metadata-route-agent/config.yaml --metrics-address 127.0.0.1:9100
         """,
-        version: "0.1.0",
+        version: BuildInfo.versionLine,
         subcommands: [Run.self, Sync.self, Plan.self, Routes.self, Cleanup.self, Check.self]
     )
 }

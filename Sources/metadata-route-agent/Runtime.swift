@@ -1,6 +1,13 @@
 import Agent
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Model
 import OpenStack
@@ -19,7 +26,7 @@ enum Exit {
 
 /// Prints one line to stderr and ends the command with `code`.
 func fail(_ message: String, code: Int32) -> ExitCode {
-    FileHandle.standardError.write(Data("metadata-route-agent: error: \(message)\n".utf8))
+    writeAll(2, "metadata-route-agent: error: \(message)\n")
     return ExitCode(code)
 }
 
@@ -111,5 +118,5 @@ struct Runtime {
 }
 
 func printOut(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    writeAll(1, text)
 }

@@ -1,6 +1,13 @@
 import Agent
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 import RoutePlanner
 
@@ -22,7 +29,7 @@ struct Check: AsyncParsableCommand {
         var failed = 0
         func report(_ name: String, _ ok: Bool, _ detail: String) {
             if !ok { failed += 1 }
-            printOut("\(ok ? "ok  " : "FAIL")  \(name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(detail)\n")
+            printOut("\(ok ? "ok  " : "FAIL")  \(name + String(repeating: " ", count: max(0, 13 - name.count))) \(detail)\n")
         }
         let rt = try Runtime(options)
         report("configuration", true, rt.configFile.map { "read \($0)" } ?? "defaults and flags (no --config)")

@@ -1,6 +1,13 @@
 import Agent
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Plan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,13 @@
 import Agent
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 struct Sync: AsyncParsableCommand {
@@ -37,7 +44,7 @@ struct Sync: AsyncParsableCommand {
             do {
                 try snapshot.jsonData().write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                throw fail("cannot write snapshot \(path): \(error.localizedDescription)", code: Exit.usage)
+                throw fail("cannot write snapshot \(path): \(fileErrorText(error))", code: Exit.usage)
             }
         }
         let report: ReconcileReport
