@@ -25,6 +25,8 @@ public enum SnapshotFile {
     public static func decode(_ data: Data) throws -> CloudSnapshot {
         let decoder = JSONDecoder()
         var snapshot = try decoder.decode(CloudSnapshot.self, from: data)
+        // A file without Neutron's gateway keys (the usual case) is read once.
+        guard data.range(of: Data("external_gateway".utf8)) != nil else { return snapshot }
         let shapes = try decoder.decode(RouterShapes.self, from: data)
         for (i, router) in shapes.routers.enumerated() where i < snapshot.routers.count {
             if let gateways = router.neutronGateways { snapshot.routers[i].gateways = gateways }

@@ -5,7 +5,7 @@ import TestSupport
 @testable import OpenStack
 
 /// Any JSON value, kept apart by type (a boolean is never a number here).
-indirect enum JSONValue: Decodable {
+indirect enum JSONValue: Decodable, Equatable {
     case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
@@ -106,6 +106,36 @@ struct NeutronWireTests {
                 #expect(problems.isEmpty, "\(problems)")
             }
         }
+    }
+
+    /// The stand-in answers the recorded requests (shared/fixtures/neutron/INDEX.txt) in the recorded
+    /// shape: the same fields per object and the same top-level keys (`<collection>_links` on a full
+    /// page), and Neutron's error bodies word for word.
+    @Test(arguments: [
+        ("/v2.0/subnets?fields=id&fields=cidr&fields=ip_version&fields=network_id&fields=created_at&fields=subnetpool_id",
+         "neutron/subnets-fields.json", "subnets"),
+        ("/v2.0/ports?device_owner=network:router_interface&fields=device_id&fields=fixed_ips&fields=device_owner",
+         "neutron/ports-router-interfaces-fields.json", "ports"),
+        ("/v2.0/routers?fields=id&fields=external_gateway_info&fields=project_id&limit=3", "neutron/routers-fields-paged.json", "routers"),
+    ])
+    func theStandInAnswersARecordedRequestInTheRecordedShape(uri: String, file: String, collection: String) throws {
+        let recorded = try JSONValue.parse(Fixtures.text(file))
+        // The recording's server paginates every list (pagination_max_limit), so the stand-in does too.
+        let (status, served) = try standInGet(NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 5), maxPageSize: 1000), uri)
+        #expect(status == 200)
+        func keys(_ v: JSONValue?) -> Set<String> { if case .object(let o)? = v { Set(o.keys) } else { [] } }
+        #expect(keys(served) == keys(recorded))
+        let recordedFields = Set(try #require(recorded[collection]).array.map { keys($0) })
+        let servedFields = Set(try #require(served[collection]).array.map { keys($0) })
+        #expect(recordedFields.count == 1 && servedFields == recordedFields)
+    }
+
+    @Test(arguments: [("/v2.0/routers?limit=abc", 400, "neutron/error-400.json"),
+                      ("/v2.0/routers/00000000-0000-0000-0000-000000000000", 404, "neutron/error-404.json")])
+    func theStandInsErrorsAreNeutronsWordForWord(uri: String, status: Int, file: String) throws {
+        let (served, body) = try standInGet(NeutronStandIn(snapshot: NeutronStandIn.simpleCloud(routers: 1)), uri)
+        #expect(served == status)
+        #expect(body == (try JSONValue.parse(Fixtures.text(file))))
     }
 
     // MARK: - Gateway folding

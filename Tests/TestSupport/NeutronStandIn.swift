@@ -14,8 +14,9 @@ import Synchronization
 ///   ignored), filters on any scalar field of the table (`device_owner`, `device_id`, `id`,
 ///   `network_id`, `project_id`, `router:external=True`…; repeated = OR; any other is a 400, as with
 ///   Neutron's filter validation), `limit` + `marker` paging with `<collection>_links` (`next`
-///   whenever a page is full, so a full last page links to an empty one, as Neutron does; an unknown
-///   marker is a 404), and a server-forced page size (`maxPageSize`, Neutron's `pagination_max_limit`);
+///   whenever a page is full, so a full last page links to an empty one, and `previous`, as Neutron
+///   does; an unknown marker is a 404), and a server-forced page size (`maxPageSize`, Neutron's
+///   `pagination_max_limit`);
 /// - `GET …/v2.0/{collection}/{id}`: one object, or a 404 with Neutron's error body;
 /// - faults (`Fault`): a status, a delay, a body cut off in transit or a dropped connection, for the
 ///   next N requests to a path;
@@ -457,8 +458,12 @@ private struct Page {
         if pageSize != Int.max, page.count == pageSize, let last = page.last {
             links.append(("next", kept + [("marker", objects[last].id)]))
         }
-        if marker != nil, let first = page.first {
+        // As recorded (SAMPLES.md): a paginated non-empty page links back from its first object; an
+        // empty page after a marker links back without one.
+        if pageSize != Int.max, let first = page.first {
             links.append(("previous", kept + [("marker", objects[first].id), ("page_reverse", "True")]))
+        } else if pageSize != Int.max, marker != nil {
+            links.append(("previous", kept + [("page_reverse", "True")]))
         }
         if !links.isEmpty {
             out.raw(",")

@@ -226,7 +226,7 @@ extension Network: StandInObject {
 }
 
 /// The stand-in's own query encoding for the links it writes (not the client's): every byte
-/// outside RFC 3986's unreserved characters is percent-encoded.
+/// outside RFC 3986's unreserved characters and `:` `@` `/` (allowed in a query) is percent-encoded.
 enum StandInQuery {
     static func encode(_ items: [(String, String)]) -> String {
         items.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
@@ -239,7 +239,8 @@ enum StandInQuery {
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
+                 UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "/"):
                 out.append(b)
             default:
                 out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]

@@ -275,6 +275,18 @@ agent sync >/dev/null 2>&1 || rc=$?
 expect_eq "second sync exits 0" 0 "$rc"
 expect_eq "second sync leaves the owned routes as they were" "$owned_before" "$(owned_routes)"
 
+if [[ $NEUTRON == api ]]; then
+    echo "== Neutron fails (the stand-in answers 503 to every request): fail static"
+    in_ns "$NS_META" curl -sf -m 3 -X POST \
+        "http://127.0.0.1:$NEUTRON_PORT/_control/fault?path=/v2.0/&count=1000&status=503" >/dev/null
+    rc=0
+    sync_out=$(agent sync 2>&1) || rc=$?
+    if ((rc != 0)); then pass "sync fails when Neutron answers 503 (exit $rc)"
+    else fail "sync fails when Neutron answers 503" "it exited 0: $(head -c 300 <<<"$sync_out")"; fi
+    expect_eq "a failed read leaves the owned routes as they were" "$owned_before" "$(owned_routes)"
+    in_ns "$NS_META" curl -sf -m 3 -X POST "http://127.0.0.1:$NEUTRON_PORT/_control/reset" >/dev/null
+fi
+
 echo "== the router interface on $MRA_TENANT_V4_CIDR is removed in Neutron"
 # The hostile router goes too: its later copy of 10.0.0.0/24 lost only while tenant-a's older subnet
 # existed; alone, it is the one legitimate claim to that prefix and would get the route (via
