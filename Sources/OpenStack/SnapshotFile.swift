@@ -26,12 +26,27 @@ public enum SnapshotFile {
         let decoder = JSONDecoder()
         var snapshot = try decoder.decode(CloudSnapshot.self, from: data)
         // A file without Neutron's gateway keys (the usual case) is read once.
-        guard data.range(of: Data("external_gateway".utf8)) != nil else { return snapshot }
+        guard contains(data, "external_gateway") else { return snapshot }
         let shapes = try decoder.decode(RouterShapes.self, from: data)
         for (i, router) in shapes.routers.enumerated() where i < snapshot.routers.count {
             if let gateways = router.neutronGateways { snapshot.routers[i].gateways = gateways }
         }
         return snapshot
+    }
+}
+
+/// Whether `needle` occurs in `data` (FoundationEssentials' `Data` has no `range(of:)`).
+private func contains(_ data: Data, _ needle: String) -> Bool {
+    let n = Array(needle.utf8)
+    guard let first = n.first, data.count >= n.count else { return false }
+    return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Bool in
+        let bytes = raw.bindMemory(to: UInt8.self)
+        var i = 0
+        while i + n.count <= bytes.count {
+            if bytes[i] == first, bytes[i..<i + n.count].elementsEqual(n) { return true }
+            i += 1
+        }
+        return false
     }
 }
 
