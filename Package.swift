@@ -82,6 +82,11 @@ let package = Package(
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The command line's options against SettingTable (the executable's module, @testable).
+        .testTarget(name: "CommandLineOptionsTests", dependencies: [
+            "metadata-route-agent", "Agent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
