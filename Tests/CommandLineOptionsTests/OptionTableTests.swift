@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Foundation
 import Testing
 @testable import metadata_route_agent
 
@@ -55,6 +56,17 @@ import Testing
         } catch {
             #expect(MetadataRouteAgent.exitCode(for: error).rawValue == 64)
             #expect(MetadataRouteAgent.message(for: error).contains(expected), "\(MetadataRouteAgent.message(for: error))")
+        }
+    }
+
+    /// The operator's guide lists every option too (its table is written by hand; this keeps it complete).
+    @Test func theOperatorsGuideNamesEveryOption() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let guide = try String(contentsOf: root.appendingPathComponent("docs/operators-guide.md"), encoding: .utf8)
+        for (_, option) in SettingTable.all {
+            let short = option.name.replacingOccurrences(of: "min-prefix-length-v6", with: "-v6")
+            #expect(guide.contains("`--\(option.name)") || guide.contains("`\(short)`") || guide.contains("/ `\(short)`"),
+                    "docs/operators-guide.md does not mention --\(option.name)")
         }
     }
 
