@@ -165,6 +165,9 @@ extension Settings {
             case is NSNull: out.append((key, nil))
             case let b as Bool: out.append((key, .flag(b)))
             case let list as [Any]:
+                if SettingTable.named(key)?.isList == false, list.count != 1 || scalarText(list[0]) == nil {
+                    throw ConfigError("configuration file \(path): '\(key)' takes one value, not a list")
+                }
                 var items: [String] = []
                 for (i, item) in list.enumerated() {
                     guard let scalar = scalarText(item) else {

@@ -110,6 +110,15 @@ import Testing
         }
     }
 
+    @Test(arguments: ["interval: [[1]]\n", "table: [200, 201]\n", "os-cloud: [a, b]\n"])
+    func aListForASingleValuedOptionIsRefused(yaml: String) throws {
+        let path = try writeConfig(yaml)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".contains("takes one value, not a list")
+        }
+    }
+
     /// Every option in the table is a configuration-file key that takes its own default (as text) and a
     /// changed value, so an option declared in the table cannot be forgotten by the file.
     @Test func everyOptionIsAcceptedInTheConfigurationFile() throws {
