@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import Model
+import Netlink
 import RoutePlanner
 import Testing
 @testable import Agent
@@ -258,6 +259,14 @@ import Testing
         #expect(!KernelEventWatcher.matters(.routeDeleted(KernelRoute(destination: dst, table: 100, proto: 200)), table: 254, proto: 200))
         #expect(KernelEventWatcher.matters(.overflow, table: 254, proto: 200))
         #expect(KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 1, gateway: nil, outputInterface: 0, proto: 200)), table: 254, proto: 200))
+    }
+
+    @Test func aNamespaceRefusedWithEPERMSaysItNeedsCAPSYSADMIN() {
+        let eperm = NetlinkError(errno: EPERM, operation: "enter network namespace blue")
+        #expect(NetlinkKernel.namespaceHint("blue", eperm).contains("CAP_SYS_ADMIN"))
+        #expect(NetlinkKernel.namespaceHint("blue", eperm).contains("RestrictNamespaces"))
+        #expect(NetlinkKernel.namespaceHint("blue", NetlinkError(errno: ENOENT)) == "")
+        #expect(NetlinkKernel.namespaceHint(nil, eperm) == "")
     }
 
     @Test func privilegesAreReadFromTheEffectiveSet() {
