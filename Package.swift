@@ -91,6 +91,11 @@ let package = Package(
         ]),
         // The command-line contract: runs the built metadata-route-agent in network namespaces (root).
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        // The command line's options against SettingTable (the executable's module, @testable).
+        .testTarget(name: "CommandLineOptionsTests", dependencies: [
+            "metadata-route-agent", "Agent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

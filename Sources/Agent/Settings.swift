@@ -173,6 +173,9 @@ extension Settings {
             case _ where raw.isNull: out.append((key, nil))   // `key:`, `~` or `null`: not set, the default applies
             case _ where raw.bool != nil: out.append((key, .flag(raw.bool!)))
             case .sequence(let items):
+                if SettingTable.named(key)?.isList == false, items.count != 1 || items[0].string == nil {
+                    throw ConfigError("configuration file \(path): '\(key)' takes one value, not a list")
+                }
                 var values: [String] = []
                 for (i, item) in items.enumerated() {
                     guard let scalar = item.string else {

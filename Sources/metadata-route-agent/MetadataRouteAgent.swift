@@ -16,11 +16,11 @@ struct MetadataRouteAgent: AsyncParsableCommand {
         Credentials are read as openstacksdk reads them: --os-cloud/OS_CLOUD with clouds.yaml, or OS_* variables.
 
         Exit codes:
-          0   the kernel matches the plan (refused tenant prefixes are policy, not failure)
-          1   some route writes failed, or deletions were held by the deletion brake (--max-delete)
-          2   Neutron, Keystone or the kernel could not be read (nothing was changed), or another agent \
-        holds the lock on this table
-          64  usage or configuration error (the message names the option and its allowed range)
+          0   the kernel matches the plan (refusals are policy, not failure)
+          1   some route writes failed, or deletions were held (--max-delete)
+          2   Neutron/Keystone/kernel unreadable (nothing changed), or another
+              agent holds the lock on this table
+          64  usage or configuration error (names the option and its range)
 
         Examples:
           metadata-route-agent plan --os-cloud prod

@@ -66,16 +66,21 @@ struct Runtime {
         }
     }
 
-    /// The snapshot file, or Neutron's API with credentials as openstacksdk reads them.
+    /// The snapshot file, or Neutron's API with credentials as openstacksdk reads them; a failure prints one
+    /// error line and ends the command with exit 64.
     static func source(settings: Settings, logger: Logger) throws -> any SnapshotSource {
-        if let path = settings.snapshot { return SnapshotFileSource(path: path) }
-        let config: CloudConfig
         do {
-            config = try CloudConfig.resolve(cloud: settings.osCloud, environment: ProcessInfo.processInfo.environment) { warning in
-                logger.warning("\(warning)")
-            }
+            return try buildSource(settings: settings, logger: logger)
         } catch {
             throw fail("\(error)", code: Exit.usage)
+        }
+    }
+
+    /// The same, throwing what went wrong (for a daemon's reload, which logs it and keeps running).
+    static func buildSource(settings: Settings, logger: Logger) throws -> any SnapshotSource {
+        if let path = settings.snapshot { return SnapshotFileSource(path: path) }
+        let config = try CloudConfig.resolve(cloud: settings.osCloud, environment: ProcessInfo.processInfo.environment) { warning in
+            logger.warning("\(warning)")
         }
         for file in config.secretFilesReadableByOthers {
             logger.warning("file holding a secret is readable by other users; run chmod 600 on it", metadata: ["file": "\(file)"])
@@ -83,12 +88,8 @@ struct Runtime {
         var options = ClientOptions()
         options.pageSize = settings.pageSize
         options.requestTimeout = .seconds(clamping: settings.requestTimeout)
-        do {
-            let client = try NeutronClient(config: config, options: options, logger: logger)
-            return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(clamping: settings.readTimeout))
-        } catch {
-            throw fail("\(error)", code: Exit.usage)
-        }
+        let client = try NeutronClient(config: config, options: options, logger: logger)
+        return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(clamping: settings.readTimeout))
     }
 
     func source() throws -> any SnapshotSource { try Runtime.source(settings: settings, logger: logger) }

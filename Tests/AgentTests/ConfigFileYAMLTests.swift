@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("external-network: [[a, b]]\n", "must be a list of values"),
+        ("external-network: [[a, b]]\n", "item 1 is a list or mapping"),
         ("table: {a: 1}\n", "not a mapping"),
         ("table: 200\ntable: 201\n", "duplicate key 'table'"),
         ("table: &t 200\n", "anchors, aliases and tags"),

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import Model
+import Netlink
 import RoutePlanner
 import Testing
 @testable import Agent
@@ -107,6 +108,15 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
             "\(error)".contains("write a flat list")
+        }
+    }
+
+    @Test(arguments: ["interval: [[1]]\n", "table: [200, 201]\n", "os-cloud: [a, b]\n"])
+    func aListForASingleValuedOptionIsRefused(yaml: String) throws {
+        let path = try writeConfig(yaml)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try Settings.load(configFile: path, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".contains("takes one value, not a list")
         }
     }
 
@@ -254,6 +264,14 @@ import Testing
         #expect(!KernelEventWatcher.matters(.nexthopDeleted(KernelNexthop(id: 1, gateway: nil, outputInterface: 0, proto: 200)), ownership: ours))
         #expect(!KernelEventWatcher.matters(.nexthopAdded(KernelNexthop(id: 200_000_001, gateway: nil, outputInterface: 0, proto: 200)), ownership: ours))
         #expect(KernelEventWatcher.matters(.nexthopAdded(KernelNexthop(id: 200_000_001, gateway: nil, outputInterface: 0, proto: 4)), ownership: ours))
+    }
+
+    @Test func aNamespaceRefusedWithEPERMSaysItNeedsCAPSYSADMIN() {
+        let eperm = NetlinkError(errno: EPERM, operation: "enter network namespace blue")
+        #expect(NetlinkKernel.namespaceHint("blue", eperm).contains("CAP_SYS_ADMIN"))
+        #expect(NetlinkKernel.namespaceHint("blue", eperm).contains("RestrictNamespaces"))
+        #expect(NetlinkKernel.namespaceHint("blue", NetlinkError(errno: ENOENT)) == "")
+        #expect(NetlinkKernel.namespaceHint(nil, eperm) == "")
     }
 
     @Test func privilegesAreReadFromTheEffectiveSet() {

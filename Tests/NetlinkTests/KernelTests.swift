@@ -161,15 +161,18 @@ struct KernelTests {
         #expect(nets.contains { $0.interfaceName == "lo" && $0.prefix == IPPrefix("127.0.0.0/8")! })
     }
 
-    @Test func eventMonitorSeesARouteDeletedByIpWithinOneSecond() throws {
+    @Test func eventMonitorSeesARouteDeletedByIp() throws {
         let (ns, _) = try uplinkNamespace("events")
         let monitor = try RouteEventMonitor(namespace: ns.name)
         try ns.ip("route add 10.5.0.0/24 via 203.0.113.10 proto 200")
         try ns.ip("route del 10.5.0.0/24 proto 200")
-        let deadline = ContinuousClock.now + .seconds(1)
+        // Both events are queued on the socket before `ip` returns: read until the deletion shows or the
+        // socket stays quiet (no wall-clock deadline that a busy machine could miss).
         var seen: [RouteEvent] = []
-        while ContinuousClock.now < deadline, !seen.contains(where: { if case .routeDeleted(let r) = $0 { return r.destination == IPPrefix("10.5.0.0/24")! } else { return false } }) {
-            seen += try monitor.next(timeout: deadline - ContinuousClock.now)
+        while !seen.contains(where: { if case .routeDeleted(let r) = $0 { return r.destination == IPPrefix("10.5.0.0/24")! } else { return false } }) {
+            let more = try monitor.next(timeout: .seconds(5))
+            if more.isEmpty { break }
+            seen += more
         }
         let added = seen.contains { if case .routeAdded(let r) = $0 { return r.destination == IPPrefix("10.5.0.0/24")! && r.proto == 200 } else { return false } }
         let deleted = seen.contains { if case .routeDeleted(let r) = $0 { return r.destination == IPPrefix("10.5.0.0/24")! } else { return false } }
@@ -186,21 +189,20 @@ struct KernelTests {
         #expect(events.contains { if case .nexthopAdded(let n) = $0 { return n.id == 5 && n.gateway == IPAddress("203.0.113.10") } else { return false } })
     }
 
-    @Test func closeWakesAWaitingMonitorFromAnotherThread() async throws {
+    @Test(.timeLimit(.minutes(1))) func closeWakesAWaitingMonitorFromAnotherThread() async throws {
         let (ns, _) = try uplinkNamespace("close")
         let monitor = try RouteEventMonitor(namespace: ns.name)
-        let started = ContinuousClock.now
         let waiter = Task.detached { () -> Int32? in
             // Route events of the fresh link (IPv6 link-local) may come first: keep waiting until close.
+            // Only close ends this loop (ECANCELED, 125): a monitor that close did not wake keeps the test here
+            // until its time limit, so no elapsed-time assertion is needed.
             do {
-                while ContinuousClock.now - started < .seconds(10) { _ = try monitor.next(timeout: .seconds(10)) }
-                return nil
+                while true { _ = try monitor.next(timeout: .seconds(3600)) }
             } catch let e as NetlinkError { return e.errno } catch { return -1 }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(100))   // lets the waiter block first (as before; what is measured is only that close wakes it)
         monitor.close()
         #expect(await waiter.value == 125)
-        #expect(ContinuousClock.now - started < .seconds(5))
     }
 
     @Test func eventMonitorOverflowIsReportedAsOverflowNotAnError() throws {

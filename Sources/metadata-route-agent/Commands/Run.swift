@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
         let daemon: Daemon
         do {
             daemon = try Daemon(settings: rt.settings, logger: logger, metrics: metrics, reloadSettings: { try rt.reload() }) { settings in
-                let source = try firstUse.take() ?? Runtime.source(settings: settings, logger: logger)
+                let source = try firstUse.take() ?? Runtime.buildSource(settings: settings, logger: logger)
                 return (source, try Reconciler(kernel: kernel, settings: settings, logger: logger, metrics: metrics))
             }
         } catch {
