@@ -40,6 +40,14 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // AMQP 0-9-1 consumer over swift-nio (and publish, for tests), the oslo notification envelope.
+        .target(name: "Events", dependencies: [
+            "Model",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(name: "Agent", dependencies: [
             "Model", "Netlink", "OpenStack", "RoutePlanner",
             .product(name: "Logging", package: "swift-log"),
@@ -81,6 +89,12 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "EventsTests", dependencies: [
+            "Events",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Model", "TestSupport", "RoutePlanner", "Netlink"]),
     ]
