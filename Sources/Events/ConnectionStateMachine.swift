@@ -506,6 +506,7 @@ struct ConnectionStateMachine {
             "capabilities": .table([
                 "consumer_cancel_notify": .bool(true),
                 "connection.blocked": .bool(true),
+                "authentication_failure_close": .bool(true),
                 "basic.nack": .bool(true),
                 "publisher_confirms": .bool(false),
                 "exchange_exchange_bindings": .bool(true),

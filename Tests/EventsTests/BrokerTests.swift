@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+@testable import Events
+
+/// The real RabbitMQ started by scripts/rabbitmq/start.sh (scripts/run-tests.sh exports its variables).
+/// Outside CI the suite is skipped when no broker is set up; in CI a missing broker fails (see `brokerIsConfiguredInCI`).
+enum Broker {
+    static let env = ProcessInfo.processInfo.environment
+    static var isConfigured: Bool { env["MRA_RABBITMQ_URL"] != nil }
+    static var endpoint: AMQPEndpoint { try! AMQPEndpoint(parsing: env["MRA_RABBITMQ_URL"]!) }
+    static var password: String { env["MRA_RABBITMQ_PASSWORD"] ?? "guest" }
+
+    static func connect() async throws -> AMQPConnection {
+        try await AMQPConnection.connect(to: endpoint, password: password)
+    }
+
+    /// A name no other test (or earlier run) uses.
+    static func unique(_ prefix: String) -> String { "mra-test.\(prefix).\(UUID().uuidString.prefix(8))" }
+
+    /// rabbitmqctl on the test node.
+    @discardableResult
+    static func ctl(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: env["MRA_RABBITMQ_CTL"] ?? "scripts/rabbitmq/ctl.sh")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw AMQPError.invalidRequest("rabbitmqctl \(args.joined(separator: " ")): \(text)") }
+        return text
+    }
+
+    /// Declares an exchange the way Neutron's oslo.messaging does: topic, not durable, not auto-delete.
+    static func declareNeutronLikeExchange(_ name: String, on connection: AMQPConnection) async throws {
+        try await connection.declareExchange(ExchangeDeclare(exchange: name, type: "topic", passive: false, durable: false))
+    }
+}
+
+/// Takes messages from the stream until `count` arrived, or fails after `seconds`.
+func receive(_ count: Int, from messages: AsyncThrowingStream<AMQPMessage, Error>, within seconds: Double = 20) async throws -> [AMQPMessage] {
+    try await withThrowingTaskGroup(of: [AMQPMessage]?.self) { group in
+        group.addTask {
+            var got: [AMQPMessage] = []
+            for try await m in messages {
+                got.append(m)
+                if got.count == count { break }
+            }
+            return got
+        }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        return try #require(first, "timed out waiting for \(count) messages")
+    }
+}
+
+@Suite("Against a real RabbitMQ (scripts/rabbitmq)")
+struct BrokerCIGuard {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] != nil, "only in CI"))
+    func brokerIsConfiguredInCI() {
+        #expect(Broker.isConfigured, "CI must run the broker tests: scripts/run-tests.sh starts scripts/rabbitmq/start.sh and exports MRA_RABBITMQ_URL")
+    }
+}
+
+@Suite("AMQP client against a real RabbitMQ", .serialized, .enabled(if: Broker.isConfigured, "no broker: run scripts/rabbitmq/start.sh"),
+       .timeLimit(.minutes(2)))
+struct BrokerTests {
+    @Test func connectsAndNegotiatesHeartbeatAndFrameMax() async throws {
+        let c = try await Broker.connect()
+        #expect(c.tune.heartbeat == 10)
+        #expect(c.tune.frameMax == 131_072)
+        await c.close()
+    }
+
+    @Test func aWrongPasswordIsRefusedWithAccessRefused() async throws {
+        do {
+            let c = try await AMQPConnection.connect(to: Broker.endpoint, password: "not-the-password")
+            await c.close()
+            Issue.record("connected with a wrong password")
+        } catch let error as AMQPError {
+            guard case .connectionClosedByServer(let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.replyCode == 403)
+        }
+    }
+
+    @Test func passiveDeclareOfAMissingExchangeIsReportedDistinctly() async throws {
+        let c = try await Broker.connect()
+        do {
+            try await c.declareExchange(ExchangeDeclare(exchange: Broker.unique("missing"), passive: true))
+            Issue.record("a missing exchange was found")
+        } catch let error as AMQPError {
+            #expect(error.isExchangeNotFound)
+            #expect(error.description.hasPrefix("exchange not found: notifications probably off"))
+        }
+        await c.waitClosed()
+    }
+
+    @Test func fixturesPublishedAsNeutronWouldArriveInOrderAndAckedLeaveTheQueueEmpty() async throws {
+        let exchange = Broker.unique("neutron"), queue = Broker.unique("queue")
+        let fixtures = try NotificationFixtures.all()
+        let c = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: c)
+        try await c.declareExchange(ExchangeDeclare(exchange: exchange, passive: true))
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(120))
+        let ok = try await c.declareQueue(config.queueDeclaration)
+        #expect(ok.queue == queue)
+        try await c.bindQueue(QueueBind(queue: queue, exchange: exchange, routingKey: "notifications.info"))
+        try await c.qos(prefetchCount: 5)
+        let tag = try await c.consume(queue: queue)
+        #expect(!tag.isEmpty)
+        for f in fixtures {
+            try await c.publish(exchange: exchange, routingKey: f.routingKey, body: f.body,
+                                properties: BasicProperties(contentType: "application/json", deliveryMode: 2))
+        }
+        // A message with another routing key is not for us.
+        try await c.publish(exchange: exchange, routingKey: "notifications.error", body: Array("{}".utf8))
+        var received: [AMQPMessage] = []
+        for try await m in c.messages {
+            received.append(m)
+            c.ack(m.deliveryTag)  // with prefetch 5, the rest only come once these are acked
+            if received.count == fixtures.count { break }
+        }
+        #expect(received.map(\.body) == fixtures.map(\.body))
+        #expect(received.allSatisfy { $0.routingKey == "notifications.info" && $0.exchange == exchange && $0.consumerTag == tag })
+        #expect(received.first?.properties.contentType == "application/json")
+        #expect(try received.map { try OsloEnvelope.decode($0.body).eventType } == fixtures.map { OsloEnvelope.peekEventType($0.body)! })
+        await c.close()
+
+        let check = try await Broker.connect()
+        let after = try await check.declareQueue(QueueDeclare(queue: queue, passive: true))
+        #expect(after.messageCount == 0, "every message was acked")
+        await check.close()
+    }
+
+    @Test func aLargeBodySplitOverManyFramesArrivesWhole() async throws {
+        let exchange = Broker.unique("big"), queue = Broker.unique("big")
+        let c = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: c)
+        try await c.declareQueue(QueueDeclare(queue: queue, durable: true, arguments: ["x-expires": .int64(120_000)]))
+        try await c.bindQueue(QueueBind(queue: queue, exchange: exchange, routingKey: "k"))
+        try await c.consume(queue: queue)
+        let body = (0..<(1 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // 1 MiB + 17: nine body frames
+        try await c.publish(exchange: exchange, routingKey: "k", body: body)
+        let got = try await receive(1, from: c.messages)
+        #expect(got[0].body == body)
+        c.ack(got[0].deliveryTag)
+        await c.close()
+    }
+
+    @Test func theQueueCapsAreAcceptedAndEnforcedAndAMismatchIsExplained() async throws {
+        let exchange = Broker.unique("cap"), queue = Broker.unique("cap")
+        let c = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: c)
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(60), queueMaxLength: 3)
+        try await c.declareQueue(config.queueDeclaration)
+        try await c.bindQueue(QueueBind(queue: queue, exchange: exchange, routingKey: "notifications.info"))
+        for i in 0..<5 { try await c.publish(exchange: exchange, routingKey: "notifications.info", body: [UInt8(i)]) }
+        // Publishing is asynchronous on the broker: a synchronous call after it sees the queue as it is.
+        let ok = try await c.declareQueue(QueueDeclare(queue: queue, passive: true))
+        #expect(ok.messageCount == 3, "x-max-length keeps the newest three")
+        let listed = try Broker.ctl("-q", "list_queues", "name", "durable", "arguments")
+        #expect(listed.contains(queue))
+        do {
+            var other = config
+            other.queueMaxLength = 4
+            try await c.declareQueue(other.queueDeclaration)
+            Issue.record("a declaration with other arguments was accepted")
+        } catch let error as AMQPError {
+            guard case .channelClosedByServer(let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.replyCode == 406)
+        }
+        await c.waitClosed()
+    }
+
+    @Test func theConsumerReportsAMissingExchangeThenConnectsConsumesAndResumesAfterTheBrokerClosesItsConnection() async throws {
+        let exchange = Broker.unique("stream"), queue = Broker.unique("stream")
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(120), backoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
+        let stream = EventStream(configuration: config)
+        var events = stream.events().makeAsyncIterator()
+
+        guard case .exchangeMissing(let name, let retry)? = await events.next() else { Issue.record("expected exchangeMissing"); return }
+        #expect(name == exchange)
+        #expect(retry == .milliseconds(50))
+
+        let publisher = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: publisher)
+        var event = await events.next()
+        while case .exchangeMissing? = event { event = await events.next() }
+        guard case .connected(let q, _)? = event else { Issue.record("expected connected, got \(String(describing: event))"); return }
+        #expect(q == queue)
+
+        let fixtures = try NotificationFixtures.all()
+        try await publisher.publish(exchange: exchange, routingKey: "notifications.info", body: fixtures[0].body)
+        guard case .message(let first)? = await events.next() else { Issue.record("expected a message"); return }
+        #expect(first.message.body == fixtures[0].body)
+        #expect(first.peekedEventType == "network.create.start")
+        first.ack()
+
+        // The broker drops every connection (as on a restart or `rabbitmqctl close_all_connections`).
+        try Broker.ctl("-q", "close_all_connections", "test: forced close")
+        guard case .disconnected(let error, _)? = await events.next() else { Issue.record("expected disconnected"); return }
+        guard case .connectionClosedByServer(let reason) = error else { Issue.record("\(error)"); return }
+        #expect(reason.replyCode == 320)
+        event = await events.next()
+        while case .disconnected? = event { event = await events.next() }
+        guard case .connected? = event else { Issue.record("expected a reconnect, got \(String(describing: event))"); return }
+
+        let again = try await Broker.connect()
+        try await again.publish(exchange: exchange, routingKey: "notifications.info", body: fixtures[1].body)
+        guard case .message(let second)? = await events.next() else { Issue.record("expected a message after the reconnect"); return }
+        #expect(second.message.body == fixtures[1].body)
+        second.ack()
+        await again.close()
+        await publisher.close()
+    }
+}
