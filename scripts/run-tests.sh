@@ -2,7 +2,8 @@
 # Runs every test suite of the project and ends with one summary line.
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
 # Suites: swift test (unit, kernel, API client, agent), the end-to-end metadata scenario, the BGP
-# announcement test, a short fuzz run of the netlink decoder, and (when set up) a real Keystone + Neutron.
+# announcement test, short fuzz runs of the netlink and AMQP decoders, a real RabbitMQ (root or CI) and (when
+# set up) a real Keystone + Neutron.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,23 @@ if [ -x scripts/openstack-lab/start.sh ] && { [ -n "${CI:-}" ] || [ -n "${MRA_WI
     fi
 fi
 
+# A real RabbitMQ on 127.0.0.1 for the Events broker tests (scripts/rabbitmq), as root or in CI. It must start:
+# EventsTests' broker suite then runs inside "swift test" (and fails in CI when the broker is missing).
+rmq_started=""
+if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
+    echo "==> starting RabbitMQ on 127.0.0.1 (scripts/rabbitmq)"
+    rmq_start=$SECONDS
+    scripts/rabbitmq/ctl.sh -q ping >/dev/null 2>&1 || rmq_started=1
+    if rmq_env=$(scripts/rabbitmq/start.sh); then
+        eval "$rmq_env"
+        echo "==> RabbitMQ ready ($((SECONDS - rmq_start)) s)"
+    else
+        echo "==> RabbitMQ did not start: the AMQP broker tests cannot run"
+        failed=$((failed + 1)); failed_names+=("rabbitmq")
+        rmq_started=""
+    fi
+fi
+
 suite "swift test" swift test
 swift build --product metadata-route-agent >/dev/null 2>&1
 if [ "$(id -u)" = 0 ]; then
@@ -51,6 +69,8 @@ if [ "$(id -u)" = 0 ]; then
     [ -n "${MRA_LAB_ENV:-}" ] && suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -f scripts/fuzz-amqp.sh ] && suite "fuzz AMQP decoder" bash scripts/fuzz-amqp.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -n "$rmq_started" ] && scripts/rabbitmq/stop.sh
 
 echo
 if [ "$failed" -gt 0 ]; then echo "failed suites: ${failed_names[*]}"; fi
