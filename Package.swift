@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], exclude: ["README.md"]),
         .target(name: "Agent", dependencies: [
             "Model", "Netlink", "OpenStack", "RoutePlanner",
             .product(name: "Logging", package: "swift-log"),

@@ -91,7 +91,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        run(machine.socketClosed(String(describing: error)), context)
+        var why = String(describing: error)
+        if error is NIOSSLError || error is BoringSSLError {
+            why = "TLS failed (\(why.prefix(200))); check the CA file (--events-ca-file) and the broker's certificate"
+        }
+        run(machine.socketClosed(why), context)
         context.close(promise: nil)
     }
 

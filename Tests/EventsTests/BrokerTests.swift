@@ -223,4 +223,20 @@ struct BrokerTests {
         await again.close()
         await publisher.close()
     }
+
+    @Test(.enabled(if: Broker.env["MRA_RABBITMQ_TLS_URL"] != nil, "no amqps listener"))
+    func amqpsWithTheCAFileConnectsAndWithoutItTheCertificateIsRefused() async throws {
+        let endpoint = try AMQPEndpoint(parsing: Broker.env["MRA_RABBITMQ_TLS_URL"]!)
+        #expect(endpoint.tls && endpoint.port == 5671)
+        let c = try await AMQPConnection.connect(to: endpoint, password: Broker.password, tls: AMQPTLSOptions(caFile: Broker.env["MRA_RABBITMQ_CA"]))
+        try await c.declareExchange(ExchangeDeclare(exchange: "amq.topic", passive: true))
+        await c.close()
+        do {
+            let untrusted = try await AMQPConnection.connect(to: endpoint, password: Broker.password)
+            await untrusted.close()
+            Issue.record("a self-signed certificate was trusted without the CA file")
+        } catch let error as AMQPError {
+            #expect(error.description.contains("CA file"), "\(error)")
+        }
+    }
 }

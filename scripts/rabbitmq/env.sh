@@ -2,8 +2,10 @@
 # with its own state directory, Erlang cookie and epmd, so it never meets a system broker.
 #   MRA_RABBITMQ_PORT       AMQP port on 127.0.0.1 (default 5672)
 #   MRA_RABBITMQ_DIR        state directory (default /tmp/mra-rabbitmq-PORT)
+#   MRA_RABBITMQ_TLS_PORT   AMQPS port on 127.0.0.1 (default PORT - 1, so 5671), with a self-signed certificate
 #   MRA_RABBITMQ_EPMD_PORT  Erlang port mapper, on 127.0.0.1 (default 4371; not the system's 4369)
 mra_rmq_port=${MRA_RABBITMQ_PORT:-5672}
+mra_rmq_tls_port=${MRA_RABBITMQ_TLS_PORT:-$((mra_rmq_port - 1))}
 mra_rmq_dir=${MRA_RABBITMQ_DIR:-/tmp/mra-rabbitmq-$mra_rmq_port}
 export HOME="$mra_rmq_dir"
 export RABBITMQ_NODENAME="mra$mra_rmq_port@localhost"
@@ -21,3 +23,5 @@ mra_rmq_bin=/usr/lib/rabbitmq/bin
 # What the tests read (EventsTests' broker suite): the URL without password, the password separately.
 export MRA_RABBITMQ_URL="amqp://guest@127.0.0.1:$mra_rmq_port/"
 export MRA_RABBITMQ_PASSWORD=guest
+export MRA_RABBITMQ_TLS_URL="amqps://guest@127.0.0.1:$mra_rmq_tls_port/"
+export MRA_RABBITMQ_CA="$mra_rmq_dir/tls/cert.pem"

@@ -12,6 +12,7 @@ if [ ! -x "$mra_rmq_bin/rabbitmq-server" ]; then
 fi
 print_env() {
     echo "export MRA_RABBITMQ_URL=$MRA_RABBITMQ_URL MRA_RABBITMQ_PASSWORD=$MRA_RABBITMQ_PASSWORD MRA_RABBITMQ_CTL=$here/ctl.sh"
+    echo "export MRA_RABBITMQ_TLS_URL=$MRA_RABBITMQ_TLS_URL MRA_RABBITMQ_CA=$MRA_RABBITMQ_CA"
 }
 if "$mra_rmq_bin/rabbitmqctl" -q ping >/dev/null 2>&1; then
     print_env
@@ -19,8 +20,20 @@ if "$mra_rmq_bin/rabbitmqctl" -q ping >/dev/null 2>&1; then
 fi
 mkdir -p "$mra_rmq_dir/log" "$mra_rmq_dir/mnesia"
 chmod 700 "$mra_rmq_dir"
+# A self-signed certificate for 127.0.0.1 (its own CA) for the amqps listener.
+if [ ! -s "$mra_rmq_dir/tls/cert.pem" ]; then
+    mkdir -p "$mra_rmq_dir/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:TRUE" \
+        -keyout "$mra_rmq_dir/tls/key.pem" -out "$mra_rmq_dir/tls/cert.pem" >/dev/null 2>&1
+fi
 cat > "$RABBITMQ_CONFIG_FILE" <<CONF
 listeners.tcp.default = 127.0.0.1:$mra_rmq_port
+listeners.ssl.default = 127.0.0.1:$mra_rmq_tls_port
+ssl_options.certfile = $mra_rmq_dir/tls/cert.pem
+ssl_options.keyfile = $mra_rmq_dir/tls/key.pem
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 loopback_users.guest = true
 disk_free_limit.absolute = 20MB
 log.console = false
