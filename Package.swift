@@ -42,8 +42,6 @@ let package = Package(
         ]),
         // AMQP 0-9-1 consumer over swift-nio (and publish, for tests), the oslo notification envelope.
         .target(name: "Events", dependencies: [
-            "Model",
-            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -239,4 +239,31 @@ struct BrokerTests {
             #expect(error.description.contains("CA file"), "\(error)")
         }
     }
+
+    @Test func aDeletedQueueCancelsTheConsumerAndTheStreamRedeclaresItAndResumes() async throws {
+        let exchange = Broker.unique("cancel"), queue = Broker.unique("cancel")
+        let publisher = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: publisher)
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(120), backoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
+        var events = EventStream(configuration: config).events().makeAsyncIterator()
+        guard case .connected? = await events.next() else { Issue.record("expected connected"); return }
+
+        try Broker.ctl("-q", "delete_queue", queue)  // the broker sends basic.cancel (consumer_cancel_notify)
+        guard case .disconnected(let error, _)? = await events.next() else { Issue.record("expected disconnected"); return }
+        #expect(error == .consumerCancelled(consumerTag: error.consumerTagForTest ?? ""))
+        guard case .connected? = await events.next() else { Issue.record("expected a reconnect"); return }
+
+        try await publisher.publish(exchange: exchange, routingKey: "notifications.info", body: Array("{}".utf8))
+        guard case .message(let m)? = await events.next() else { Issue.record("expected a message"); return }
+        #expect(m.message.body == Array("{}".utf8))
+        #expect(m.peekedEventType == nil)
+        #expect(throws: NotificationDecodingError.missingField("event_type")) { try m.decode() }
+        m.ack()
+        await publisher.close()
+    }
+}
+
+extension AMQPError {
+    var consumerTagForTest: String? { if case .consumerCancelled(let tag) = self { tag } else { nil } }
 }
