@@ -69,7 +69,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if let bytes = buffer.readBytes(length: buffer.readableBytes) { decoder.append(bytes) }
-        while !finished {
+        // Until the machine is closed: after a consumer cancel the stream has finished, but close-ok must still be read.
+        while machine.state != .closed {
             let frame: Frame?
             do {
                 frame = try decoder.next()

@@ -164,9 +164,18 @@ struct BrokerTests {
         try await c.declareQueue(config.queueDeclaration)
         try await c.bindQueue(QueueBind(queue: queue, exchange: exchange, routingKey: "notifications.info"))
         for i in 0..<5 { try await c.publish(exchange: exchange, routingKey: "notifications.info", body: [UInt8(i)]) }
-        // Publishing is asynchronous on the broker: a synchronous call after it sees the queue as it is.
-        let ok = try await c.declareQueue(QueueDeclare(queue: queue, passive: true))
-        #expect(ok.messageCount == 3, "x-max-length keeps the newest three")
+        // Routing is asynchronous in the broker (the queue's counters are read by another process): wait for them.
+        var count: UInt32 = 0
+        for _ in 0..<100 {
+            count = try await c.declareQueue(QueueDeclare(queue: queue, passive: true)).messageCount
+            if count == 3 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await c.declareQueue(QueueDeclare(queue: queue, passive: true)).messageCount == 3, "x-max-length caps the queue at three")
+        try await c.consume(queue: queue)
+        let kept = try await receive(3, from: c.messages)
+        #expect(kept.map(\.body) == [[2], [3], [4]], "the oldest messages were dropped")
         let listed = try Broker.ctl("-q", "list_queues", "name", "durable", "arguments")
         #expect(listed.contains(queue))
         do {

@@ -122,4 +122,21 @@ struct HandlerTests {
             #expect(error as? AMQPError == .protocolViolation(.unknownFrameType(9)))
         }
     }
+
+    @Test func aCancelledConsumerEndsTheStreamAndTheSocketClosesOnlyAfterCloseOk() async throws {
+        let h = try await Harness()
+        try await h.open()
+        try await h.send(.method(channel: 1, .basicCancel(consumerTag: "c", noWait: false)))
+        #expect(try await h.outboundFrames() == [.method(channel: 1, .basicCancelOk(consumerTag: "c")),
+                                                 .method(channel: 0, .connectionClose(CloseReason(replyCode: 200, replyText: "client closing")))])
+        #expect(try await h.channel.isActive, "waits for the broker's close-ok")
+        try await h.send(.method(channel: 0, .connectionCloseOk))
+        #expect(try await h.channel.isActive == false)
+        do {
+            for try await _ in h.messages {}
+            Issue.record("no error")
+        } catch {
+            #expect(error as? AMQPError == .consumerCancelled(consumerTag: "c"))
+        }
+    }
 }
