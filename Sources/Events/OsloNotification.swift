@@ -32,10 +32,21 @@ public struct OsloNotification: Equatable, Sendable {
     public var timestampText: String
     /// The timestamp as a point in time, when it parses.
     public var timestamp: Date?
-    /// The payload as JSON bytes (re-serialized), for whoever needs more than `view`.
-    public var payloadJSON: Data
     /// The IDs the agent maps to "router changed" or "resync".
     public var view: NotificationPayload
+    /// The notification's JSON text (the inner message), kept so the payload can be had on demand.
+    var messageJSON: Data
+
+    /// The payload as JSON bytes (re-serialized, keys sorted), for whoever needs more than `view`. Computed on
+    /// demand: re-serializing costs several times the decode itself.
+    public func payloadJSON() throws(NotificationDecodingError) -> Data {
+        let message = try OsloEnvelope.object(messageJSON, "oslo.message")
+        guard let payload = message["payload"] as? [String: Any],
+              let data = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else {
+            throw .wrongType(field: "payload", expected: "an object")
+        }
+        return data
+    }
 }
 
 /// What the agent needs from a payload: IDs only; the state itself is always re-read from the API
@@ -142,13 +153,16 @@ public enum OsloEnvelope {
     public static func decode(_ body: some Collection<UInt8>) throws(NotificationDecodingError) -> OsloNotification {
         let outer = try object(Data(body), "body")
         let message: [String: Any]
+        let messageJSON: Data
         if let version = outer["oslo.version"] {
             guard let v = version as? String else { throw .wrongType(field: "oslo.version", expected: "a string") }
             guard v.hasPrefix("2.") else { throw .unsupportedVersion(v) }
             guard let inner = outer["oslo.message"] else { throw .missingField("oslo.message") }
             guard let text = inner as? String else { throw .wrongType(field: "oslo.message", expected: "a string") }
-            message = try object(Data(text.utf8), "oslo.message")
+            messageJSON = Data(text.utf8)
+            message = try object(messageJSON, "oslo.message")
         } else {
+            messageJSON = Data(body)
             message = outer  // the `messaging` (v1) driver: no envelope
         }
         func string(_ key: String) throws(NotificationDecodingError) -> String {
@@ -160,7 +174,6 @@ public enum OsloEnvelope {
         let timestampText = (message["timestamp"] as? String) ?? ""
         guard let payloadAny = message["payload"] else { throw .missingField("payload") }
         guard let payload = payloadAny as? [String: Any] else { throw .wrongType(field: "payload", expected: "an object") }
-        let payloadJSON = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data("{}".utf8)
         return OsloNotification(
             eventType: eventType,
             priority: (message["priority"] as? String) ?? "",
@@ -168,11 +181,11 @@ public enum OsloEnvelope {
             messageID: (message["message_id"] as? String) ?? "",
             timestampText: timestampText,
             timestamp: parseOsloTimestamp(timestampText),
-            payloadJSON: payloadJSON,
-            view: view(of: payload, eventType: eventType))
+            view: view(of: payload, eventType: eventType),
+            messageJSON: messageJSON)
     }
 
-    private static func object(_ data: Data, _ what: String) throws(NotificationDecodingError) -> [String: Any] {
+    static func object(_ data: Data, _ what: String) throws(NotificationDecodingError) -> [String: Any] {
         let any: Any
         do {
             any = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
