@@ -271,6 +271,41 @@ struct BrokerTests {
         m.ack()
         await publisher.close()
     }
+
+    @Test func afterABrokerRestartTheExchangeIsMissingUntilNeutronDeclaresItAgainThenConsumptionResumes() async throws {
+        let exchange = Broker.unique("restart"), queue = Broker.unique("restart")
+        let setup = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: setup)  // not durable: a restart loses it
+        await setup.close()
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(120), backoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
+        var events = EventStream(configuration: config).events().makeAsyncIterator()
+        guard case .connected? = await events.next() else { Issue.record("expected connected"); return }
+
+        try Broker.ctl("-q", "stop_app")
+        guard case .disconnected(let error, _)? = await events.next() else { Issue.record("expected disconnected"); return }
+        guard case .connectionClosedByServer(let reason) = error else { Issue.record("\(error)"); return }
+        #expect(reason.replyCode == 320)
+        try Broker.ctl("-q", "start_app")
+
+        var sawMissing = false
+        for _ in 0..<400 {
+            guard let event = await events.next() else { break }
+            if case .exchangeMissing = event { sawMissing = true; break }
+            guard case .disconnected = event else { Issue.record("unexpected \(event)"); return }
+        }
+        #expect(sawMissing, "after the restart the exchange is missing until Neutron declares it")
+
+        let neutron = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: neutron)
+        var event = await events.next()
+        while case .exchangeMissing? = event { event = await events.next() }
+        guard case .connected? = event else { Issue.record("expected connected, got \(String(describing: event))"); return }
+        try await neutron.publish(exchange: exchange, routingKey: "notifications.info", body: Array("{}".utf8))
+        guard case .message(let m)? = await events.next() else { Issue.record("expected a message"); return }
+        m.ack()
+        await neutron.close()
+    }
 }
 
 extension AMQPError {
