@@ -283,10 +283,14 @@ struct BrokerTests {
         guard case .connected? = await events.next() else { Issue.record("expected connected"); return }
 
         try Broker.ctl("-q", "stop_app")
-        guard case .disconnected(let error, _)? = await events.next() else { Issue.record("expected disconnected"); return }
-        guard case .connectionClosedByServer(let reason) = error else { Issue.record("\(error)"); return }
-        #expect(reason.replyCode == 320)
-        try Broker.ctl("-q", "start_app")
+        let afterStop = await events.next()
+        try Broker.ctl("-q", "start_app")  // first, whatever happened, so the other tests find a broker
+        guard case .disconnected(let error, _)? = afterStop else { Issue.record("expected disconnected"); return }
+        switch error {
+        case .connectionClosedByServer(let reason): #expect(reason.replyCode == 320)  // CONNECTION_FORCED, shutdown
+        case .connectionLost: break  // or the socket just closes
+        default: Issue.record("\(error)")
+        }
 
         var sawMissing = false
         for _ in 0..<400 {
