@@ -16,7 +16,10 @@ private struct Harness {
         messages = stream
         opened = promise.futureResult
         let config = ConnectionConfiguration(username: "guest", password: "guest", heartbeat: heartbeat)
-        try await channel.pipeline.addHandler(AMQPConnectionHandler(config: config, opened: promise, messages: continuation))
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(AMQPConnectionHandler(config: config, opened: promise, messages: continuation))
+        }.get()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5672))
     }
 
