@@ -197,6 +197,24 @@ public struct EventStream: Sendable {
         }
     }
 
+    /// For `check`: connects, checks the exchange passively, declares and binds the queue, and closes. The answer
+    /// counts the queue's messages and consumers (a consumer there while this agent is stopped is another agent
+    /// sharing, and so splitting, the queue). A missing exchange throws an error with `isExchangeNotFound`.
+    public func checkBinding() async throws -> QueueDeclareOk {
+        let c = configuration
+        let connection = try await connect()
+        do {
+            try await connection.declareExchange(ExchangeDeclare(exchange: c.exchange, passive: true))
+            let ok = try await connection.declareQueue(c.queueDeclaration)
+            try await connection.bindQueue(QueueBind(queue: c.queue, exchange: c.exchange, routingKey: c.routingKey))
+            await connection.close()
+            return ok
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     private func connect() async throws -> AMQPConnection {
         let c = configuration
         var config = ConnectionConfiguration(username: c.endpoint.username, password: c.password, virtualHost: c.endpoint.virtualHost,

@@ -310,6 +310,27 @@ struct BrokerTests {
         m.ack()
         await neutron.close()
     }
+
+    @Test func checkBindingReportsAMissingExchangeThenTheQueueAndItsConsumers() async throws {
+        let exchange = Broker.unique("check"), queue = Broker.unique("check")
+        let config = EventStreamConfiguration(endpoint: Broker.endpoint, password: Broker.password, queue: queue, exchange: exchange,
+                                              queueExpires: .seconds(60))
+        let stream = EventStream(configuration: config)
+        do {
+            _ = try await stream.checkBinding()
+            Issue.record("a missing exchange passed the check")
+        } catch let error as AMQPError {
+            #expect(error.isExchangeNotFound)
+        }
+        let other = try await Broker.connect()
+        try await Broker.declareNeutronLikeExchange(exchange, on: other)
+        let first = try await stream.checkBinding()
+        #expect(first.queue == queue)
+        #expect(first.consumerCount == 0)
+        try await other.consume(queue: queue)  // another agent on the same queue
+        #expect(try await stream.checkBinding().consumerCount == 1)
+        await other.close()
+    }
 }
 
 extension AMQPError {
