@@ -45,6 +45,7 @@ bench:
 
 fuzz:
 	bash scripts/fuzz-netlink.sh 60
+	bash scripts/fuzz-amqp.sh 60
 
 clean:
 	rm -rf .build .build-* dist

@@ -43,6 +43,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+        // AMQP 0-9-1 consumer over swift-nio (and publish, for tests), the oslo notification envelope.
+        .target(name: "Events", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], exclude: ["README.md"]),
         .target(name: "Agent", dependencies: [
             "Model", "Netlink", "OpenStack", "RoutePlanner",
@@ -95,6 +101,12 @@ let package = Package(
         .testTarget(name: "CommandLineOptionsTests", dependencies: [
             "metadata-route-agent", "Agent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "EventsTests", dependencies: [
+            "Events",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",

@@ -2,10 +2,10 @@
 # Runs every test suite of the project and ends with one summary line.
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
 # Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
-# CLITests), the end-to-end metadata scenario, the BGP announcement test, a short fuzz run of the netlink
-# decoder, a real Keystone + Neutron (as root it is set up and started; if it cannot be, the run fails:
-# MRA_SKIP_LAB=1 skips it, saying so); the alert rules (promtool, and the metrics they use on a running
-# agent) and, as root, the Debian package installed into a minimal Debian 12 root (it builds the static
+# CLITests), the end-to-end metadata scenario, the BGP announcement test, short fuzz runs of the netlink
+# and AMQP decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real Keystone + Neutron
+# (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1 skips it, saying so);
+# the alert rules (promtool, and the metrics they use on a running agent) and, as root, the Debian package installed into a minimal Debian 12 root (it builds the static
 # release binary once: the slowest suite).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +59,23 @@ if [ -n "$lab_wanted" ]; then
     fi
 fi
 
+# A real RabbitMQ on 127.0.0.1 for the Events broker tests (scripts/rabbitmq), as root or in CI. It must start:
+# EventsTests' broker suite then runs inside "swift test" (and fails in CI when the broker is missing).
+rmq_started=""
+if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
+    echo "==> starting RabbitMQ on 127.0.0.1 (scripts/rabbitmq)"
+    rmq_start=$SECONDS
+    scripts/rabbitmq/ctl.sh -q ping >/dev/null 2>&1 || rmq_started=1
+    if rmq_env=$(scripts/rabbitmq/start.sh); then
+        eval "$rmq_env"
+        echo "==> RabbitMQ ready ($((SECONDS - rmq_start)) s)"
+    else
+        echo "==> RabbitMQ did not start: the AMQP broker tests cannot run"
+        failed=$((failed + 1)); failed_names+=("rabbitmq")
+        rmq_started=""
+    fi
+fi
+
 suite "swift test" swift test
 swift build --product metadata-route-agent >/dev/null 2>&1
 swift build --product neutron-standin >/dev/null 2>&1   # the metadata scenario's Neutron
@@ -78,6 +95,8 @@ if [ "$(id -u)" = 0 ] && [ -f tests/package/install-test.sh ]; then
     suite "Debian package in a minimal Debian 12 root" bash tests/package/install-test.sh
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -f scripts/fuzz-amqp.sh ] && suite "fuzz AMQP decoder" bash scripts/fuzz-amqp.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -n "$rmq_started" ] && scripts/rabbitmq/stop.sh
 
 echo
 if [ "$failed" -gt 0 ]; then echo "failed suites: ${failed_names[*]}"; fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, from Debian's packages (and PyPI for the OpenStack lab).
 # Idempotent: packages already present are not fetched again.
-#   scripts/setup-deps.sh        everything the tests need (Debian packages, FRR/BIRD, the OpenStack lab's venv)
+#   scripts/setup-deps.sh        everything the tests need (Debian packages, RabbitMQ, FRR/BIRD, the OpenStack lab's venv)
 #   scripts/setup-deps.sh base   only the Debian packages the demo needs (iproute2, nftables, curl, python3)
 # `all` also installs what the packaging tests need (tests/package/): dpkg-dev, debootstrap, lintian, man-db,
 # systemd-analyze (systemd) when missing, and promtool: taken out of Debian's prometheus package into
@@ -35,6 +35,13 @@ if [ "$scope" = all ]; then
         (cd "$dl" && apt-get download -qq prometheus >/dev/null) || { apt-get update -qq && (cd "$dl" && apt-get download -qq prometheus >/dev/null); }
         dpkg-deb -x "$dl"/prometheus_*.deb /var/tmp/mra-prometheus
         rm -rf "$dl"
+    fi
+    # RabbitMQ for the Events broker tests; scripts/rabbitmq/start.sh runs a private node (RUNLEVEL=1: the
+    # package's own service is not started).
+    if ! dpkg -s rabbitmq-server >/dev/null 2>&1; then
+        echo "==> installing Debian packages: rabbitmq-server"
+        apt-get update -qq
+        RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
     fi
     [ -x scripts/setup-bgp-deps.sh ] && bash scripts/setup-bgp-deps.sh
     [ -x scripts/openstack-lab/setup.sh ] && bash scripts/openstack-lab/setup.sh
