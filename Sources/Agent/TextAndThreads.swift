@@ -92,7 +92,13 @@ public func fileErrorText(_ error: any Error) -> String {
         case .fileReadInapplicableStringEncoding: return "not UTF-8 text"
         case .fileWriteOutOfSpace: return "no space left on the device"
         case .fileWriteVolumeReadOnly: return "read-only file system"
+        case .fileReadCorruptFile: return "not UTF-8 text"
         default: break
+        }
+        // Anything else ("is a directory", "too many open files"): the system's words, not Foundation's dump.
+        if let posix = e.userInfo["NSUnderlyingError"] as? POSIXError {
+            let words = String(cString: strerror(posix.code.rawValue))
+            return words.prefix(1).lowercased() + words.dropFirst()
         }
     }
     return "\(error)"

@@ -90,6 +90,21 @@ import Testing
         }
     }
 
+    /// A configuration file that is a directory or not text says so in a few words, not in Foundation's error dump.
+    @Test func anUnreadableConfigFileIsNamedWithAShortReason() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mra-config-dir-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect { try Settings.load(configFile: dir, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)" == "cannot read configuration file \(dir): is a directory"
+        }
+        let binary = dir + "/binary.yaml"
+        try Data([0xff, 0xfe, 0x00, 0x62]).write(to: URL(fileURLWithPath: binary))
+        #expect { try Settings.load(configFile: binary, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)" == "cannot read configuration file \(binary): not UTF-8 text"
+        }
+    }
+
     @Test func nullInTheFileMeansNotSetAndNeverTheTextNull() throws {
         let path = try writeConfig("os-cloud: ~\nsnapshot: null\ntable: ~\nexternal-network: ~\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
