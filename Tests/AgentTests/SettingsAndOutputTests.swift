@@ -190,6 +190,15 @@ import Testing
         #expect(line.hasSuffix(#"level=info msg="route added" detail="a \"quoted\" word" dst=10.0.0.0/24"#))
     }
 
+    /// Tenant-chosen names and IDs reach log values: a CR LF (one Character), NUL or ESC must neither start a
+    /// forged line nor reach the terminal raw.
+    @Test func logfmtEscapesEveryControlCharacter() {
+        let line = LineLogHandler.render(date: Date(timeIntervalSince1970: 0), level: .info, message: "route added",
+                                         fields: ["router": "r1\r\nts=0 level=critical msg=forged", "subnet": "s\u{0}x\u{1b}[31m"], format: .logfmt)
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 }, "\(line.debugDescription)")
+        #expect(line.hasSuffix(#"router="r1\r\nts=0 level=critical msg=forged" subnet="s\u0000x\u001b[31m""#), "\(line.debugDescription)")
+    }
+
     @Test func jsonLinesAreValidJSON() throws {
         let line = LineLogHandler.render(date: Date(), level: .warning, message: "x\ny", fields: ["k": "v\u{1}"], format: .json)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
@@ -218,6 +227,20 @@ import Testing
         #expect(add.contains { $0["destination"] as? String == "10.0.0.0/24" && $0["next_hop"] as? String == "203.0.113.10" && $0["router"] as? String == "router-a" && $0["subnet"] as? String == "sub-a" })
         let refused = try #require(obj["refused"] as? [[String: Any]])
         #expect(refused.contains { $0["destination"] as? String == "0.0.0.0/1" && ($0["reason"] as? String)?.isEmpty == false })
+    }
+
+    /// The text plan shows tenant-chosen router names inside refusal messages: their control characters are escaped,
+    /// so a name cannot add a line to the plan or drive the terminal.
+    @Test func theTextPlanEscapesControlCharactersFromTenants() throws {
+        let kernel = hostKernel()
+        var cloud = sampleCloud()
+        cloud.routers.append(Router(id: "evil\u{1b}[2J", name: "x\r\nadd  10.9.0.0/24  via 203.0.113.66", projectID: "proj-b", adminStateUp: false))
+        let r = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger())
+        let doc = PlanDocument(plan: try r.reconcile(snapshot: cloud, apply: false).plan, settings: Settings(), nexthopObjects: true)
+        let text = TextReport.plan(doc)
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(text.debugDescription)")
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("add  10.9.0.0/24") }, "\(text)")
+        #expect(text.contains(#"router evil\u{1b}[2J  [router_disabled]"#) && text.contains(#"(x\r\nadd  10.9.0.0/24"#), "\(text)")
     }
 
     @Test func routesResolveNexthopObjectsToGateways() throws {
