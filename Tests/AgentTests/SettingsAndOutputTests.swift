@@ -105,6 +105,20 @@ import Testing
         }
     }
 
+    /// A snapshot file that is empty, cut short, or has a value of the wrong type says what is wrong in one clause
+    /// that the command's "; nothing was changed" can follow (no ".;").
+    @Test(arguments: [("", "not valid JSON (empty, cut short"), (#"{"version": 1, "routers": ["#, "not valid JSON (empty, cut short"),
+                      (#"{"version": 1e30, "routers": [], "ports": [], "subnets": []}"#, "a number too large for its field"),
+                      (#"{"routers": [{"id": "r", "admin_state_up": "yes"}], "ports": [], "subnets": []}"#,
+                       "wrong type at routers[0].admin_state_up: Expected to decode Bool but found a string instead")])
+    func aBrokenSnapshotFileSaysWhatIsWrong(content: String, expected: String) async throws {
+        let path = try writeConfig(content)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        await #expect { _ = try await SnapshotFileSource(path: path).read() } throws: { error in
+            "\(error)".contains(expected) && !"\(error)".hasSuffix(".")
+        }
+    }
+
     @Test func nullInTheFileMeansNotSetAndNeverTheTextNull() throws {
         let path = try writeConfig("os-cloud: ~\nsnapshot: null\ntable: ~\nexternal-network: ~\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
