@@ -52,7 +52,7 @@ public struct SnapshotFileSource: SnapshotSource {
         } catch let e as DecodingError {
             throw SourceError("snapshot file \(path) is not a valid snapshot: \(describe(e))")
         } catch {
-            throw SourceError("cannot read snapshot file \(path): \(fileErrorText(error))")
+            throw SourceError("cannot read snapshot file \(path): \(fileErrorText(error, path: path))")
         }
     }
 }

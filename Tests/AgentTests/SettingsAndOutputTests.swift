@@ -91,12 +91,19 @@ import Testing
     }
 
     /// A configuration file that is a directory or not text says so in a few words, not in Foundation's error dump.
-    @Test func anUnreadableConfigFileIsNamedWithAShortReason() throws {
+    @Test func anUnreadableConfigFileIsNamedWithAShortReason() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mra-config-dir-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect { try Settings.load(configFile: dir, overrides: SettingsOverrides()) } throws: { error in
             "\(error)" == "cannot read configuration file \(dir): is a directory"
+        }
+        // A pipe or a device (`--config <(…)`, /dev/stdin) is not "permission denied", as Foundation calls it.
+        #expect { try Settings.load(configFile: "/dev/null", overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".hasPrefix("cannot read configuration file /dev/null: not a regular file")
+        }
+        await #expect { _ = try await SnapshotFileSource(path: "/dev/null").read() } throws: { error in
+            "\(error)".hasPrefix("cannot read snapshot file /dev/null: not a regular file")
         }
         let binary = dir + "/binary.yaml"
         try Data([0xff, 0xfe, 0x00, 0x62]).write(to: URL(fileURLWithPath: binary))
