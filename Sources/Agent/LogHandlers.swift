@@ -65,16 +65,19 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func logfmtValue(_ s: String) -> String {
-        let needsQuotes = s.isEmpty || s.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
+        // By Unicode scalar, not Character: "\r\n" is one Character and would slip through a Character switch.
+        let needsQuotes = s.isEmpty || s.unicodeScalars.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || TextReport.isControl($0) }
         guard needsQuotes else { return s }
         var out = "\""
-        for c in s {
-            switch c {
+        for u in s.unicodeScalars {
+            switch u {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
-            default: out.append(c)
+            case "\t": out += "\\t"
+            default:
+                if TextReport.isControl(u) { out += "\\u" + hex(u.value, width: 4) } else { out.unicodeScalars.append(u) }
             }
         }
         return out + "\""

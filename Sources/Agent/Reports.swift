@@ -115,6 +115,26 @@ public func encodeJSONString<T: Encodable>(_ value: T) -> String {
 
 /// Plain-text renderings for a terminal.
 public enum TextReport {
+    /// `text` with every control character (and Unicode line separator) written as an escape (`\n`, `\u{1b}`):
+    /// names and IDs come from tenants and a snapshot, and must not forge lines or drive the operator's terminal.
+    public static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: if isControl(u) { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (0x7f...0x9f).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
+    }
+
     public static func tableName(_ t: UInt32) -> String { t == KernelRoute.mainTable ? "main" : "\(t)" }
 
     public static func plan(_ doc: PlanDocument) -> String {
@@ -125,15 +145,15 @@ public enum TextReport {
             for e in list {
                 var via = e.nextHop.map { "via \($0)" } ?? ""
                 if let old = e.previousNextHop, action == "replace" { via += " (was \(old))" }
-                rows.append([action, e.destination, via, e.router.map { "router \($0)" } ?? "", e.subnet.map { "subnet \($0)" } ?? ""])
+                rows.append([action, e.destination, via, e.router.map { "router \(visible($0))" } ?? "", e.subnet.map { "subnet \(visible($0))" } ?? ""])
             }
         }
         if rows.isEmpty { out += "  nothing to change: the kernel matches Neutron\n" } else { out += columns(rows, indent: "  ") }
         if !doc.refused.isEmpty {
             out += "Refused or skipped:\n"
             for r in doc.refused {
-                let what = r.destination ?? "router \(r.router)"
-                out += "  \(what)  [\(r.reason)]  \(r.message)\n"
+                let what = r.destination ?? "router \(visible(r.router))"
+                out += "  \(what)  [\(r.reason)]  \(visible(r.message))\n"
             }
         }
         return out

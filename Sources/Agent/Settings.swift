@@ -148,7 +148,7 @@ extension Settings {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError("cannot read configuration file \(path): \(fileErrorText(error))")
+            throw ConfigError("cannot read configuration file \(path): \(fileErrorText(error, path: path))")
         }
         let node: YAMLNode?
         do {

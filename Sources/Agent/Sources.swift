@@ -52,7 +52,7 @@ public struct SnapshotFileSource: SnapshotSource {
         } catch let e as DecodingError {
             throw SourceError("snapshot file \(path) is not a valid snapshot: \(describe(e))")
         } catch {
-            throw SourceError("cannot read snapshot file \(path): \(fileErrorText(error))")
+            throw SourceError("cannot read snapshot file \(path): \(fileErrorText(error, path: path))")
         }
     }
 }
@@ -104,11 +104,18 @@ func describe(_ error: DecodingError) -> String {
         let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         return p.isEmpty ? "top level" : String(p.drop(while: { $0 == "." }))
     }
+    // Foundation's sentences end in a full stop; these messages go on ("…; nothing was changed").
+    func words(_ c: DecodingError.Context) -> String {
+        c.debugDescription.hasSuffix(".") ? String(c.debugDescription.dropLast()) : c.debugDescription
+    }
     switch error {
     case .keyNotFound(let key, let c): return "missing key '\(key.stringValue)' at \(path(c))"
-    case .typeMismatch(_, let c): return "wrong type at \(path(c)): \(c.debugDescription)"
+    case .typeMismatch(_, let c): return "wrong type at \(path(c)): \(words(c))"
     case .valueNotFound(_, let c): return "null value at \(path(c))"
-    case .dataCorrupted(let c): return "\(c.debugDescription) at \(path(c))"
+    case .dataCorrupted(let c) where c.codingPath.isEmpty && words(c) == "The given data was not valid JSON":
+        // The decoder says no more, whether the file is empty, cut short, or holds a number too large for its field.
+        return "not valid JSON (empty, cut short, not JSON at all, or a number too large for its field)"
+    case .dataCorrupted(let c): return "\(words(c)) at \(path(c))"
     @unknown default: return "\(error)"
     }
 }

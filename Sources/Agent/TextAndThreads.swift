@@ -84,7 +84,13 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) ->
 }
 
 /// A file error in a few words ("no such file", "permission denied"), for messages that name the file.
-public func fileErrorText(_ error: any Error) -> String {
+/// With `path`, a path that is a pipe or a device (`/dev/stdin`, `<(…)`) says so: Foundation reads regular files only
+/// and calls anything else "permission denied", even for root.
+public func fileErrorText(_ error: any Error, path: String? = nil) -> String {
+    var st = stat()
+    if let path, stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
+        return "not a regular file (a pipe, socket or device cannot be read); save the content to a file and name that file"
+    }
     if let e = error as? CocoaError {
         switch e.code {
         case .fileReadNoSuchFile, .fileNoSuchFile: return "no such file"
@@ -92,7 +98,13 @@ public func fileErrorText(_ error: any Error) -> String {
         case .fileReadInapplicableStringEncoding: return "not UTF-8 text"
         case .fileWriteOutOfSpace: return "no space left on the device"
         case .fileWriteVolumeReadOnly: return "read-only file system"
+        case .fileReadCorruptFile: return "not UTF-8 text"
         default: break
+        }
+        // Anything else ("is a directory", "too many open files"): the system's words, not Foundation's dump.
+        if let posix = e.userInfo["NSUnderlyingError"] as? POSIXError {
+            let words = String(cString: strerror(posix.code.rawValue))
+            return words.prefix(1).lowercased() + words.dropFirst()
         }
     }
     return "\(error)"

@@ -220,6 +220,14 @@ final class Transport: Sendable {
         if let e = error as? HTTPClientError, e == .connectTimeout {
             return "connect timed out"
         }
+        if let e = error as? HTTPClientError, e == .remoteConnectionClosed {
+            return "the server closed the connection without an answer"
+        }
+        if let e = error as? IOError {
+            // NIO's own text for a refused connection reads "connection reset (error set): Connection refused)".
+            let words = String(cString: strerror(e.errnoCode))
+            return "\(words.prefix(1).lowercased() + words.dropFirst()) (errno \(e.errnoCode))"
+        }
         if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
             return "no complete response in time"
         }

@@ -107,16 +107,47 @@ struct RefusalRules {
         guard let subnetIDs = interfaceSubnets[router.id], !subnetIDs.isEmpty else {
             return refuse(.routerWithoutInterfaces, "\(r) has a gateway but no interface ports, so it has no tenant subnets to route; add a subnet to it (openstack router add subnet) if that is unexpected.")
         }
+        // Per family, a gateway address this host can use as a next hop comes first (a multihomed router with one
+        // gateway on a network this host is not on still gets its routes), then the lowest address.
         var chosen: [AddressFamily: ChosenGateway] = [:]
+        func rank(_ c: ChosenGateway) -> (Int, IPAddress, String) { (isUsableNextHop(c.address) ? 0 : 1, c.address, c.networkID) }
         for g in selected {
             for ip in g.fixedIPs {
                 let c = ChosenGateway(address: ip.ipAddress, networkID: g.networkID)
-                if let old = chosen[ip.ipAddress.family],
-                   (old.address, old.networkID) <= (c.address, c.networkID) { continue }
+                if let old = chosen[ip.ipAddress.family], rank(old) <= rank(c) { continue }
                 chosen[ip.ipAddress.family] = c
             }
         }
         return .selected(gateways: chosen, subnetIDs: subnetIDs)
+    }
+
+    /// Why a router's gateway address cannot be a next hop on this host although it may lie on a connected
+    /// network, or nil: the host's own address, loopback, unspecified, multicast, link-local (it needs an
+    /// interface Neutron does not name), or the network or IPv4 broadcast address of the connected network.
+    func unusableNextHop(_ nh: IPAddress) -> String? {
+        if let own = connected.first(where: { $0.address == nh }) {
+            return "an address of this host itself (\(own.interfaceName.isEmpty ? "interface \(own.interfaceIndex)" : own.interfaceName))"
+        }
+        let special: [(IPPrefix, String)] = [
+            (.loopbackV4, "a loopback address"), (.loopbackV6, "a loopback address"),
+            (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
+            (.multicastV4, "a multicast address"), (.multicastV6, "a multicast address"),
+            (.broadcastV4, "the broadcast address"),
+            (.linkLocalV4, "a link-local address"), (.linkLocalV6, "a link-local address"),
+        ]
+        if let (_, what) = special.first(where: { $0.0.contains(nh) }) { return what }
+        for c in connected where c.prefix.contains(nh) && c.prefix.length <= nh.bitWidth - 2 {
+            if nh == c.prefix.address { return "the network address of \(c.prefix)" }
+            if nh.family == .v4, nh.low == c.prefix.address.low | ((UInt64(1) << UInt64(32 - c.prefix.length)) - 1) {
+                return "the broadcast address of \(c.prefix)"
+            }
+        }
+        return nil
+    }
+
+    /// Whether this host can route via `nh`: a usable address on a connected network.
+    func isUsableNextHop(_ nh: IPAddress) -> Bool {
+        unusableNextHop(nh) == nil && connected.contains { $0.prefix.contains(nh) }
     }
 
     func isSelectedNetwork(_ g: ExternalGateway) -> Bool {
@@ -169,6 +200,9 @@ struct RefusalRules {
         }
         if let f = foreign.overlapping(cidr).map(\.1).min(by: routeOrder) {
             return refuse(.overlapsForeignRoute, nh, "\(s) overlaps the route \(f.destination) (protocol \(f.proto), table \(f.table)) that the agent does not own; the agent never takes over foreign routes, so remove that route or renumber the subnet.")
+        }
+        if let what = unusableNextHop(nh) {
+            return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is \(what), not a neighbour's address on a connected network; a route via it would fail or send the subnet's traffic nowhere, so correct the router's gateway address.")
         }
         let on = connected.filter { $0.prefix.contains(nh) }
         guard let link = on.min(by: { ($0.prefix.length, $1.interfaceIndex) > ($1.prefix.length, $0.interfaceIndex) }) else {

@@ -26,7 +26,7 @@ enum Exit {
 
 /// Prints one line to stderr and ends the command with `code`.
 func fail(_ message: String, code: Int32) -> ExitCode {
-    writeAll(2, "metadata-route-agent: error: \(message)\n")
+    writeAll(2, "metadata-route-agent: error: \(TextReport.visible(message))\n")
     return ExitCode(code)
 }
 

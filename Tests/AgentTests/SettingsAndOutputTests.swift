@@ -90,6 +90,42 @@ import Testing
         }
     }
 
+    /// A configuration file that is a directory or not text says so in a few words, not in Foundation's error dump.
+    @Test func anUnreadableConfigFileIsNamedWithAShortReason() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mra-config-dir-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect { try Settings.load(configFile: dir, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)" == "cannot read configuration file \(dir): is a directory"
+        }
+        // A pipe or a device (`--config <(…)`, /dev/stdin) is not "permission denied", as Foundation calls it.
+        #expect { try Settings.load(configFile: "/dev/null", overrides: SettingsOverrides()) } throws: { error in
+            "\(error)".hasPrefix("cannot read configuration file /dev/null: not a regular file")
+        }
+        await #expect { _ = try await SnapshotFileSource(path: "/dev/null").read() } throws: { error in
+            "\(error)".hasPrefix("cannot read snapshot file /dev/null: not a regular file")
+        }
+        let binary = dir + "/binary.yaml"
+        try Data([0xff, 0xfe, 0x00, 0x62]).write(to: URL(fileURLWithPath: binary))
+        #expect { try Settings.load(configFile: binary, overrides: SettingsOverrides()) } throws: { error in
+            "\(error)" == "cannot read configuration file \(binary): not UTF-8 text"
+        }
+    }
+
+    /// A snapshot file that is empty, cut short, or has a value of the wrong type says what is wrong in one clause
+    /// that the command's "; nothing was changed" can follow (no ".;").
+    @Test(arguments: [("", "not valid JSON (empty, cut short"), (#"{"version": 1, "routers": ["#, "not valid JSON (empty, cut short"),
+                      (#"{"version": 1e30, "routers": [], "ports": [], "subnets": []}"#, "a number too large for its field"),
+                      (#"{"routers": [{"id": "r", "admin_state_up": "yes"}], "ports": [], "subnets": []}"#,
+                       "wrong type at routers[0].admin_state_up: Expected to decode Bool but found a string instead")])
+    func aBrokenSnapshotFileSaysWhatIsWrong(content: String, expected: String) async throws {
+        let path = try writeConfig(content)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        await #expect { _ = try await SnapshotFileSource(path: path).read() } throws: { error in
+            "\(error)".contains(expected) && !"\(error)".hasSuffix(".")
+        }
+    }
+
     @Test func nullInTheFileMeansNotSetAndNeverTheTextNull() throws {
         let path = try writeConfig("os-cloud: ~\nsnapshot: null\ntable: ~\nexternal-network: ~\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -175,6 +211,15 @@ import Testing
         #expect(line.hasSuffix(#"level=info msg="route added" detail="a \"quoted\" word" dst=10.0.0.0/24"#))
     }
 
+    /// Tenant-chosen names and IDs reach log values: a CR LF (one Character), NUL or ESC must neither start a
+    /// forged line nor reach the terminal raw.
+    @Test func logfmtEscapesEveryControlCharacter() {
+        let line = LineLogHandler.render(date: Date(timeIntervalSince1970: 0), level: .info, message: "route added",
+                                         fields: ["router": "r1\r\nts=0 level=critical msg=forged", "subnet": "s\u{0}x\u{1b}[31m"], format: .logfmt)
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 }, "\(line.debugDescription)")
+        #expect(line.hasSuffix(#"router="r1\r\nts=0 level=critical msg=forged" subnet="s\u0000x\u001b[31m""#), "\(line.debugDescription)")
+    }
+
     @Test func jsonLinesAreValidJSON() throws {
         let line = LineLogHandler.render(date: Date(), level: .warning, message: "x\ny", fields: ["k": "v\u{1}"], format: .json)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
@@ -203,6 +248,20 @@ import Testing
         #expect(add.contains { $0["destination"] as? String == "10.0.0.0/24" && $0["next_hop"] as? String == "203.0.113.10" && $0["router"] as? String == "router-a" && $0["subnet"] as? String == "sub-a" })
         let refused = try #require(obj["refused"] as? [[String: Any]])
         #expect(refused.contains { $0["destination"] as? String == "0.0.0.0/1" && ($0["reason"] as? String)?.isEmpty == false })
+    }
+
+    /// The text plan shows tenant-chosen router names inside refusal messages: their control characters are escaped,
+    /// so a name cannot add a line to the plan or drive the terminal.
+    @Test func theTextPlanEscapesControlCharactersFromTenants() throws {
+        let kernel = hostKernel()
+        var cloud = sampleCloud()
+        cloud.routers.append(Router(id: "evil\u{1b}[2J", name: "x\r\nadd  10.9.0.0/24  via 203.0.113.66", projectID: "proj-b", adminStateUp: false))
+        let r = try Reconciler(kernel: kernel, settings: Settings(), logger: LogCapture().logger())
+        let doc = PlanDocument(plan: try r.reconcile(snapshot: cloud, apply: false).plan, settings: Settings(), nexthopObjects: true)
+        let text = TextReport.plan(doc)
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(text.debugDescription)")
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("add  10.9.0.0/24") }, "\(text)")
+        #expect(text.contains(#"router evil\u{1b}[2J  [router_disabled]"#) && text.contains(#"(x\r\nadd  10.9.0.0/24"#), "\(text)")
     }
 
     @Test func routesResolveNexthopObjectsToGateways() throws {

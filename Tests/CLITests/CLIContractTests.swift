@@ -190,6 +190,41 @@ struct CLIContractTests {
         #expect(try lines(host.ip("route show proto 200")).count == 2, "and leaves the routes in place")
     }
 
+    /// Router gateways that no neighbour can have (this host's own addresses, the broadcast address, loopback): the
+    /// kernel refuses some of those nexthops (every sync would exit 1 for good) and accepts others (tenant traffic
+    /// sent to this host itself). Both are refused before any write, so sync exits 0 and installs nothing for them.
+    @Test func syncRefusesGatewaysThatAreNoNeighboursAndExitsZero() throws {
+        let host = try CLIHost("badgw")
+        try host.ip("link set lo up")
+        func router(_ id: String, _ gw: String, _ sub: String) -> String {
+            let v6 = gw.contains(":")
+            return """
+            {"id":"\(id)","project_id":"pa","admin_state_up":true,"gateways":[{"network_id":"ext","external_fixed_ips":[{"subnet_id":"\(v6 ? "ext-v6" : "ext-v4")","ip_address":"\(gw)"}]}]}
+            """
+        }
+        let gateways = [("own4", "203.0.113.2", "10.70.0.0/24"), ("bcast", "203.0.113.255", "10.71.0.0/24"),
+                        ("loop", "127.0.0.1", "10.72.0.0/24"), ("own6", "2001:db8:100::2", "fd00:70::/64"),
+                        ("good", "203.0.113.10", "10.73.0.0/24")]
+        let snapshot = """
+        {"version":1,"networks":[{"id":"ext","name":"public","router:external":true}],
+         "subnets":[{"id":"ext-v4","network_id":"ext","cidr":"203.0.113.0/24"},{"id":"ext-v6","network_id":"ext","cidr":"2001:db8:100::/64"},
+          \(gateways.map { "{\"id\":\"s-\($0.0)\",\"network_id\":\"n\",\"cidr\":\"\($0.2)\",\"project_id\":\"pa\"}" }.joined(separator: ","))],
+         "routers":[\(gateways.map { router("r-\($0.0)", $0.1, $0.2) }.joined(separator: ","))],
+         "ports":[\(gateways.map { "{\"id\":\"p-\($0.0)\",\"device_id\":\"r-\($0.0)\",\"device_owner\":\"network:router_interface\",\"fixed_ips\":[{\"subnet_id\":\"s-\($0.0)\",\"ip_address\":\"\($0.2.split(separator: "/")[0])\"}]}" }.joined(separator: ","))]}
+        """
+        let file = try host.write("badgw.json", snapshot)
+        let sync = try host.agent(["sync", "--snapshot", file])
+        #expect(sync.succeeded, "sync exits 0: refusals are policy, and no write failed: \(sync)")
+        #expect(!sync.stdout.contains("FAILED"), "\(sync.stdout)")
+        let owned = try host.ip("route show proto 200") + host.ip("-6 route show proto 200")
+        #expect(lines(owned).count == 1 && owned.contains("10.73.0.0/24 "), "only the good router's subnet is routed: \(owned)")
+        let plan = try host.agent(["plan", "--snapshot", file, "--format", "json"])
+        let doc = try JSONDecoder().decode(PlanDocument.self, from: Data(plan.stdout.utf8))
+        for (_, _, prefix) in gateways.dropLast() {
+            #expect(doc.refused.contains { $0.destination == prefix && $0.reason == "next_hop_not_connected" }, "\(prefix): \(doc.refused)")
+        }
+    }
+
     @Test func cleanupRemovesEveryOwnedRouteAndNexthopAndNothingElse() throws {
         let host = try CLIHost("cleanup")
         try host.sync()

@@ -120,6 +120,30 @@ let refusalCases: [RefusalCase] = [
         c.snapshot.routers[1].gateways = [ExternalGateway(networkID: "ext2", fixedIPs: [FixedIP(subnetID: "ext2-v4", ipAddress: ip("198.51.100.10"))])]
         c.subnet("s2", "10.2.0.0/24", router: "r2")
     },
+    // A gateway address on a connected network that no neighbour can have: the kernel would refuse the nexthop (the
+    // host's own IPv6 address, the IPv4 broadcast) or accept a route that sends tenant traffic nowhere (the host's
+    // own IPv4 address, loopback, the network address).
+    RefusalCase(name: "gateway is this host's own address", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.router("r2", gateways: ["203.0.113.1"]); c.subnet("s2", "10.2.0.0/24", router: "r2")
+    },
+    RefusalCase(name: "IPv6 gateway is this host's own address", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.router("r2", gateways: ["2001:db8:0:1::1"]); c.subnet("s2", "fd00:2::/64", router: "r2")
+    },
+    RefusalCase(name: "gateway is the external network's broadcast address", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.router("r2", gateways: ["203.0.113.255"]); c.subnet("s2", "10.2.0.0/24", router: "r2")
+    },
+    RefusalCase(name: "gateway is the external network's network address", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.router("r2", gateways: ["203.0.113.0"]); c.subnet("s2", "10.2.0.0/24", router: "r2")
+    },
+    RefusalCase(name: "gateway is a loopback address", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.kernel.connected.append(ConnectedNetwork(prefix: pfx("127.0.0.0/8"), address: ip("127.0.0.1"), interfaceIndex: 1, interfaceName: "lo"))
+        c.router("r2", gateways: ["127.0.0.2"]); c.subnet("s2", "10.2.0.0/24", router: "r2")
+    },
+    RefusalCase(name: "IPv6 gateway is link-local (no interface named)", reason: .nextHopNotConnected, refused: "s2") { c in
+        c.kernel.connected.append(ConnectedNetwork(prefix: pfx("fe80::/64"), address: ip("fe80::1"), interfaceIndex: 2, interfaceName: "ext0"))
+        c.kernel.connected.append(ConnectedNetwork(prefix: pfx("fe80::/64"), address: ip("fe80::2"), interfaceIndex: 3, interfaceName: "ext1"))
+        c.router("r2", gateways: ["fe80::99"]); c.subnet("s2", "fd00:2::/64", router: "r2")
+    },
     RefusalCase(name: "same CIDR as an older subnet of another project", reason: .conflictsWithOtherTenant, refused: "s2") { c in
         c.router("r2", project: "p2", gateways: ["203.0.113.20"])
         c.subnet("s2", "10.1.0.0/24", router: "r2", project: "p2", created: Cloud.later)

@@ -58,6 +58,25 @@ import Testing
         #expect(c.plan().route("10.1.0.0/24")?.nextHop == ip("203.0.113.12"))
     }
 
+    /// Gateway multihoming where this host is on one of the external networks only: the gateway it can reach is
+    /// the next hop, even when the other one has the lower address (it used to be refused as not connected).
+    @Test func aMultihomedRouterIsRoutedViaTheGatewayThisHostCanReach() throws {
+        var c = Cloud()
+        c.snapshot.networks.append(Network(id: "far", name: "far", isExternal: true))
+        c.snapshot.subnets.append(Subnet(id: "far-v4", networkID: "far", cidr: pfx("198.51.100.0/24")))
+        c.router("r1", gateways: ["203.0.113.40"])
+        c.snapshot.routers[0].gateways.append(ExternalGateway(networkID: "far", fixedIPs: [FixedIP(subnetID: "far-v4", ipAddress: ip("198.51.100.5"))]))
+        c.subnet("s1", "10.1.0.0/24", router: "r1")
+        #expect(c.plan().route("10.1.0.0/24")?.nextHop == ip("203.0.113.40"), "\(c.plan().refused)")
+        // The same when the reachable gateway's address is the host's own (unusable): the lowest usable one wins.
+        c.snapshot.routers[0].gateways[0].fixedIPs.append(FixedIP(subnetID: "ext-v4", ipAddress: ip("203.0.113.1")))
+        #expect(c.plan().route("10.1.0.0/24")?.nextHop == ip("203.0.113.40"), "\(c.plan().refused)")
+        // Neither reachable: refused, naming the lowest.
+        c.snapshot.routers[0].gateways.removeFirst()
+        let r = try #require(c.plan().refusal("s1"))
+        #expect(r.reason == .nextHopNotConnected && r.nextHop == ip("198.51.100.5"))
+    }
+
     @Test func onlyGatewaysOnSelectedNetworksGiveNextHops() {
         var c = Cloud()
         c.snapshot.networks.append(Network(id: "ext2", name: "other", isExternal: true))
