@@ -9,8 +9,9 @@
 /// (`?`), several documents, duplicate keys, tabs in indentation, control characters, nesting deeper than 64.
 /// Scalars stay text: the caller decides what a value means (`isNull`, `bool`; YAML 1.1 spellings such as
 /// `yes`/`no`/`on` are text, not booleans). Differences from PyYAML (YAML 1.1), which openstacksdk uses: a tab
-/// may separate tokens, `?` may appear inside a plain scalar in a flow collection — both YAML 1.2 — and a
-/// duplicate key is an error where PyYAML silently keeps the last. DifferentialTests compares with PyYAML.
+/// may separate tokens (YAML 1.2), a duplicate key is an error where PyYAML silently keeps the last, `? ` keys
+/// are refused, and so is `?` inside an unquoted value in a flow collection (YAML 1.2 reads it, PyYAML refuses).
+/// DifferentialTests compares with PyYAML.
 public indirect enum YAMLNode: Sendable, Equatable {
     /// A scalar's text; `plain` is false when it was quoted or a block scalar (`"null"` is a string).
     case scalar(String, plain: Bool)
@@ -270,6 +271,7 @@ private struct BlockParser {
         case "[", "{":
             var scan = Scan()
             var source = String(scan.strip(text))
+            if line.hadComment { scan.comment = true }   // peek() already took the comment off `text`
             while scan.flowDepth > 0 {
                 guard pos < raw.count else { throw YAMLError(line: line.number, message: "unclosed '\(text.first!)'") }
                 // Lines stay apart ("\n") so that keys can be checked to sit on one line and scalars fold;
@@ -361,8 +363,13 @@ private struct BlockParser {
             let n = r.count - body.count
             if body.isEmpty {
                 // A blank line: empty, or content when longer than the indentation.
-                if let ind = indent, n > ind { lines.append(r.dropFirst(ind)) } else { lines.append("") }
                 pos += 1
+                if let ind = indent, n > ind {
+                    lines.append(r.dropFirst(ind))
+                    lastTerminated = pos < raw.count || endsWithBreak
+                } else {
+                    lines.append("")
+                }
                 continue
             }
             if n <= parentIndent { break }
@@ -501,8 +508,9 @@ private struct FlowParser {
 
     /// After a line break inside quotes: the break and the next line's indentation fold into one space,
     /// or into n line breaks when n empty lines follow.
-    mutating func foldLineBreak(into out: inout String) {
-        while out.last == " " || out.last == "\t" { out.removeLast() }
+    /// `keep`: how many characters of `out` stay (escaped ones: `\t` before a line break is kept).
+    mutating func foldLineBreak(into out: inout String, keep: Int = 0) {
+        while out.count > keep, out.last == " " || out.last == "\t" { out.removeLast() }
         var breaks = 0
         while i < chars.count, chars[i] == "\n" || chars[i] == " " || chars[i] == "\t" {
             if chars[i] == "\n" { breaks += 1 }
@@ -539,7 +547,7 @@ private struct FlowParser {
             throw fail(chars[i] == "-" ? "a list item ('- ') cannot follow here; start the list on the next line"
                                        : "'\(chars[i])' followed by a space cannot start a value; quote it")
         default:
-            let s = plain(stopAtColon: false)
+            let s = try plain(stopAtColon: false)
             if block { try checkNoColon(s) }
             return .scalar(s, plain: true)
         }
@@ -559,10 +567,14 @@ private struct FlowParser {
     func checkPlainContinuation() throws(YAMLError) { try checkNoColon(String(chars)) }
 
     /// A plain scalar up to the end (block) or to `,]}` (flow); `stopAtColon` for keys.
-    mutating func plain(stopAtColon: Bool) -> String {
+    mutating func plain(stopAtColon: Bool) throws(YAMLError) -> String {
         let start = i
         while i < chars.count {
             let c = chars[i]
+            if c == "?" && !block {
+                // YAML 1.2 reads `[a?b]` as "a?b"; YAML 1.1 parsers (PyYAML, which openstacksdk uses) refuse it.
+                throw fail("'?' inside an unquoted value in a flow collection ([...] or {...}); quote the value")
+            }
             if c == "\u{1}" { break }   // a comment ended the line
             if !block && (c == "," || c == "[" || c == "]" || c == "{" || c == "}") { break }
             if c == ":" && (stopAtColon || !block) && (isBlankAt(i + 1) || (!block && ",[]{}".contains(chars[i + 1]))) { break }
@@ -586,7 +598,7 @@ private struct FlowParser {
         case "-" where i + 1 < chars.count && chars[i + 1] == " ": return nil
         case "?" where isBlankAt(i + 1): throw fail("complex keys ('?') are not supported")
         default:
-            key = plain(stopAtColon: true)
+            key = try plain(stopAtColon: true)
             if key.isEmpty { return nil }
         }
         skipSpaces()
@@ -699,11 +711,13 @@ private struct FlowParser {
     mutating func doubleQuoted() throws(YAMLError) -> String {
         i += 1
         var out = ""
+        var escaped = 0
         while i < chars.count {
             let c = chars[i]
             if c == "\"" { i += 1; return out }
-            if c == "\n" { foldLineBreak(into: &out); continue }
+            if c == "\n" { foldLineBreak(into: &out, keep: escaped); continue }
             if c == "\\" {
+                defer { escaped = out.count }
                 i += 1
                 guard i < chars.count else { break }
                 if chars[i] == "\n" {

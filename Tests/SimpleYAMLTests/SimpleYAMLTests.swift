@@ -132,6 +132,7 @@ import Testing
         ("a: \"x\n  y\"\n", #"{"a":"x y"}"#),
         ("a: \"x\n\n  y\"\n", #"{"a":"x\ny"}"#),
         ("k: \"a\\\n  b\"\n", #"{"k":"ab"}"#),
+        ("k: \"tab\\t\n  here\"\n", #"{"k":"tab\t here"}"#),
         ("a: 'x\n  y' # c\nb: 1\n", #"{"a":"x y","b":"1"}"#),
         // Block scalars: keep chomping at the end of the file, more-indented folded lines, indentation indicators.
         ("a: |+\n  x\n", #"{"a":"x\n"}"#),
@@ -145,6 +146,7 @@ import Testing
         ("a: >1\n  x\n", #"{"a":" x\n"}"#),
         ("a: |\n  x\n    \n", #"{"a":"x\n  \n"}"#),
         ("a: |-\n\n  x\n\n", #"{"a":"\nx"}"#),
+        ("c: |\n  l1\n   ", #"{"c":"l1\n "}"#),
         // Escapes YAML has beyond JSON's.
         ("a: \"\\x41\\N\\_\\e\\/\"\n", #"{"a":"A\u0085\u00a0\u001b/"}"#),
         // Flow collections: over lines, a comment inside, an empty value, a trailing comma.
@@ -184,6 +186,8 @@ import Testing
         ("[a, it{s]\n", 1, "unclosed '['"),
         ("[0x1F, -\n x]\n", 1, "list item"),
         ("[?x]\n", 1, "cannot start with '?'"),
+        ("a: [http://x/?q=1]\n", 1, "'?' inside an unquoted value"),
+        ("d: [x # a comment ends x\n    y]\n", 2, "expected ','"),
         (">\n0\n", 2, "unexpected"),
         ("%YAML 1.\n---\na: 1\n", 1, "directive"),
         ("%TAG ! x\n---\na: 1\n", 1, "directive"),
