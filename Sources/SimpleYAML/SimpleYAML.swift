@@ -101,9 +101,18 @@ private struct BlockParser {
         for (n, l) in lines.enumerated() {
             for u in l.unicodeScalars {
                 let v = u.value
-                if (v < 0x20 && v != 0x09) || v == 0x7F || (v >= 0x80 && v < 0xA0 && v != 0x85) || v == 0xFEFF
-                    || v == 0xFFFE || v == 0xFFFF {
+                if (v < 0x20 && v != 0x09) || v == 0x7F || (v >= 0x80 && v < 0xA0) || v == 0xFEFF || v == 0xFFFE || v == 0xFFFF {
                     throw YAMLError(line: n + 1, message: "control character U+\(String(v, radix: 16, uppercase: true)) is not allowed in YAML; remove it")
+                }
+                if v == 0x2028 || v == 0x2029 {
+                    // YAML 1.1 parsers (PyYAML) read these (and U+0085) as line breaks, YAML 1.2 as text.
+                    throw YAMLError(line: n + 1, message: "U+\(String(v, radix: 16, uppercase: true)) (a Unicode line separator) is read differently by YAML 1.1 and 1.2; remove it or write it as an escape (\\L, \\P) in double quotes")
+                }
+            }
+            // The parser works on Characters: a combining mark after a space or an indicator would hide it.
+            for c in l where c.unicodeScalars.count > 1 && c != "\r\n" {
+                if let f = c.unicodeScalars.first, f.isASCII, " \t-?:,[]{}#&*!|>'\"%@`\\".unicodeScalars.contains(f) {
+                    throw YAMLError(line: n + 1, message: "a combining character right after '\(Character(f))'; remove it or write it as a \\u escape in double quotes")
                 }
             }
         }

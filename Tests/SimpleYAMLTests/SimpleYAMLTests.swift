@@ -149,6 +149,8 @@ import Testing
         ("c: |\n  l1\n   ", #"{"c":"l1\n "}"#),
         // Escapes YAML has beyond JSON's.
         ("a: \"\\x41\\N\\_\\e\\/\"\n", #"{"a":"A\u0085\u00a0\u001b/"}"#),
+        ("a: \"\\L\\P\"\n", #"{"a":"\u2028\u2029"}"#),
+        ("a: e\u{301}t\u{e9} caf\u{e9}\n", #"{"a":"e\u0301t\u00e9 caf\u00e9"}"#),
         // Flow collections: over lines, a comment inside, an empty value, a trailing comma.
         ("a: [b #c\n , d]\n", #"{"a":["b","d"]}"#),
         ("a: {x: 1,\n  y: 2}\n", #"{"a":{"x":"1","y":"2"}}"#),
@@ -194,6 +196,9 @@ import Testing
         ("--- a: 1\n", 1, "after '---'"),
         ("--- - a\n", 1, "after '---'"),
         ("a: \u{01}\n", 1, "control character"),
+        ("a: x\u{85}y\n", 1, "control character U+85"),
+        ("a: x\u{2028}y\n", 1, "line separator"),
+        ("a: 1\nb: \"\u{301}x\"\n", 2, "combining character right after '\"'"),
         ("a: \"\\x4g\"\n", 1, "bad escape"),
         ("a: \"\\x+1\"\n", 1, "bad escape"),
         ("<<: {a: 1}\n", 1, "merge keys"),
