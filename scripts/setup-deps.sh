@@ -10,7 +10,7 @@ set -euo pipefail
 scope=${1:-all}
 cd "$(dirname "$0")/.."
 need=()
-for pkg in iproute2 nftables curl python3 iputils-ping procps util-linux libcap2-bin; do
+for pkg in iproute2 nftables curl python3 python3-yaml iputils-ping procps util-linux libcap2-bin; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -41,11 +41,25 @@ import Testing
         ("table: 200\ntable: 201\n", "duplicate key 'table'"),
         ("table: &t 200\n", "anchors, aliases and tags"),
         ("- table\n", "must be a mapping"),
+        ("external-network: ext: net\n", "line 1: ': ' inside a plain value"),
+        ("external-network:\n\t- public\n", "line 2: a tab in the indentation"),
+        ("external-network: [public,\n  ext, , x]\n", "line 2: an empty entry"),
     ])
     func badFilesAreOneLineErrorsNamingTheFile(text: String, expected: String) {
         #expect { try load(text) } throws: { error in
             let message = "\(error)"
             return message.contains(expected) && message.contains("mra-yaml-") && !message.contains("\n")
         }
+    }
+
+    /// A file as an editor on another system may write it: a BOM, CRLF line ends, `---`, comments, a list at its
+    /// key's indentation and a flow list over two lines.
+    @Test func bomCRLFMarkersAndMultiLineLists() throws {
+        let text = "\u{FEFF}--- # agent\r\nexternal-network:\r\n- public # the provider net\r\n- 'ext #2'\r\n"
+            + "protected-prefix: [192.0.2.0/24,   # documentation\r\n  198.51.100.0/24]\r\ncleanup-on-exit: false\r\n...\r\n"
+        let s = try load(text)
+        #expect(s.externalNetworks == ["public", "ext #2"])
+        #expect(s.protectedPrefixes == [IPPrefix("192.0.2.0/24")!, IPPrefix("198.51.100.0/24")!])
+        #expect(!s.cleanupOnExit)
     }
 }

@@ -286,4 +286,118 @@ struct CloudConfigMessageTests {
         #expect(error?.description.contains("secure.yaml") == true)
         #expect(error?.description.contains("cloud 'prod'") == true)
     }
+
+    // MARK: - YAML values as operators write them (SimpleYAML; the text PyYAML's parser gives)
+
+    /// The cloud `c` of a clouds.yaml whose `auth:` holds the password line `passwordLine` plus `extra` lines;
+    /// `{dir}` in `extra` stands for a directory holding the CA files `ca.pem` and `ca #1.pem`.
+    func cloud(password passwordLine: String, extra: String = "") throws -> (CloudConfig, dir: String) {
+        let dirs = try ConfigDirs()
+        defer { dirs.remove() }
+        for name in ["ca.pem", "ca #1.pem"] { try dirs.write(2, name, "not parsed here", mode: 0o644) }
+        let dir = dirs.dirs[1]
+        let extra = extra.replacing("{dir}", with: dir)
+        try dirs.write(1, "clouds.yaml", """
+        clouds:
+          c:
+            auth:
+              auth_url: http://keystone.example.test:5000/v3#frag
+              username: agent
+              \(passwordLine)
+              project_name: service
+              user_domain_name: Default
+              project_domain_name: Default
+        \(extra)
+        """)
+        return (try CloudConfig.resolve(cloud: "c", environment: [:], searchPaths: [dirs.dirs[0]]), dir)
+    }
+
+    /// openstacksdk loads clouds.yaml with PyYAML's safe_load (YAML 1.1 types): `password: 12345` becomes the int
+    /// 12345 (str() gives "12345"), `0123` the octal 83, `no` False. SimpleYAML keeps every scalar's text, so the
+    /// password is exactly what the file says — the sane reading, and the one keystone needs.
+    @Test(arguments: [
+        ("password: 12345", "12345"),
+        ("password: 0123", "0123"),
+        ("password: \"yes\"", "yes"),
+        ("password: no", "no"),
+        ("password: 1e10", "1e10"),
+        ("password: p#ss", "p#ss"),
+        ("password: p #ss", "p"),
+        ("password: 'p #ss'", "p #ss"),
+        ("password: \"a:b: c\"", "a:b: c"),
+        ("password: a:b", "a:b"),
+        ("password: 'it''s \"q\"'", "it's \"q\""),
+        ("password: \"tab\\t\\u00e9\\\"x\"", "tab\t\u{e9}\"x"),
+        ("password: it's", "it's"),
+        ("password: |-\n        multi\n        line", "multi\nline"),
+    ])
+    func passwordsKeepTheirText(line: String, expected: String) throws {
+        let c = try cloud(password: line).0
+        #expect(c.password?.value == expected)
+        #expect(c.authURL == "http://keystone.example.test:5000/v3#frag")
+    }
+
+    @Test func aPasswordWithAnUnquotedColonSpaceIsAnErrorNamingTheLine() throws {
+        let error = #expect(throws: OpenStackError.self) { try cloud(password: "password: a: b") }
+        #expect(error?.description.contains("line 6") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("quote") == true)
+    }
+
+    @Test(arguments: [
+        ("  verify: false", true, nil as String?),
+        ("  verify: False", true, nil),
+        ("  verify: true", false, nil),
+        // Quoted "false" is the text false; CloudConfig reads verify's text case-insensitively, so it also
+        // turns verification off (openstacksdk would hand the string to requests as a CA bundle path).
+        ("  verify: \"false\"", true, nil),
+        ("  verify: {dir}/ca.pem", false, "{dir}/ca.pem"),
+        ("  insecure: true", true, nil),
+        // YAML 1.1 spellings are text here: `insecure: yes` keeps verification on (the safe side).
+        ("  insecure: yes", false, nil),
+        ("  insecure: 'true'", true, nil),
+        ("  cacert: {dir}/ca.pem # our CA", false, "{dir}/ca.pem"),
+        ("  cacert: \"{dir}/ca #1.pem\"", false, "{dir}/ca #1.pem"),
+        ("  cacert: '{dir}/ca #1.pem'", false, "{dir}/ca #1.pem"),
+    ])
+    func verifyInsecureAndCacert(line: String, insecure: Bool, cacert: String?) throws {
+        let (c, dir) = try cloud(password: "password: x", extra: "  " + line)
+        #expect(c.insecure == insecure)
+        #expect(c.cacert == cacert?.replacing("{dir}", with: dir))
+    }
+
+    @Test(arguments: [
+        ("  regions: [RegionTwo, RegionThree]", "RegionTwo"),
+        ("  regions:\n  - RegionTwo\n  - RegionThree", "RegionTwo"),
+        ("  regions: [{name: RegionTwo, values: {interface: internal}}, {name: RegionThree}]", "RegionTwo"),
+        ("  regions:\n    - name: RegionTwo\n      values:\n        interface: internal\n    - name: RegionThree", "RegionTwo"),
+        ("  region_name: 'Region #1'\n  regions: [a, b]", "Region #1"),
+    ])
+    func regionsAsListsOfNamesOrMappings(lines: String, region: String) throws {
+        let c = try cloud(password: "password: x", extra: lines.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")).0
+        #expect(c.regionName == region)
+    }
+
+    @Test func applicationCredentialCloudInFlowStyleWithCRLF() throws {
+        let dirs = try ConfigDirs()
+        defer { dirs.remove() }
+        let text = "\u{FEFF}---\r\nclouds: {c: {auth_type: v3applicationcredential, identity_api_version: 3,\r\n"
+            + "  auth: {auth_url: 'https://k.example.test:5000/v3', application_credential_id: \"0123\",\r\n"
+            + "         application_credential_secret: \"s#cr:t \\\"x\\\"\"}, interface: internal}}\r\n...\r\n"
+        try dirs.write(1, "clouds.yaml", text)
+        let c = try CloudConfig.resolve(cloud: "c", environment: [:], searchPaths: dirs.dirs)
+        #expect(c.authType == .v3applicationcredential)
+        #expect(c.applicationCredentialID == "0123")
+        #expect(c.applicationCredentialSecret?.value == "s#cr:t \"x\"")
+        #expect(c.authURL == "https://k.example.test:5000/v3")
+        #expect(c.interface == "internal")
+    }
+
+    @Test func anchorsInCloudsYamlAreRefusedWithTheLine() throws {
+        let dirs = try ConfigDirs()
+        defer { dirs.remove() }
+        try dirs.write(1, "clouds.yaml", "clouds:\n  c:\n    auth: &a\n      auth_url: http://k\n  d:\n    auth: *a\n")
+        let error = #expect(throws: OpenStackError.self) { try CloudConfig.resolve(cloud: "c", environment: [:], searchPaths: dirs.dirs) }
+        #expect(error?.description.contains("line 3") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("anchors") == true)
+    }
 }
