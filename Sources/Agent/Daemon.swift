@@ -101,6 +101,8 @@ public final class Daemon: Service, Sendable {
     public let logger: Logger
     public let metrics: AgentMetrics?
     private let randomJitter: @Sendable () -> Double
+    /// The deletion brake's and the scope check's state.
+    public let safeguards: Safeguards
 
     public init(settings: Settings, logger: Logger, metrics: AgentMetrics?,
                 reloadSettings: @escaping @Sendable () throws -> Settings,
@@ -113,6 +115,7 @@ public final class Daemon: Service, Sendable {
         self.logger = logger
         self.metrics = metrics
         self.randomJitter = jitter
+        self.safeguards = Safeguards(brake: settings.deletionBrake, confirmAfter: settings.deleteConfirmAfter)
     }
 
     /// Tells the loop that the kernel changed under it (the event monitor calls this).
@@ -121,6 +124,13 @@ public final class Daemon: Service, Sendable {
     public func reload() { mailbox.post(.reload) }
     /// Asks the loop to stop after the reconcile in progress.
     public func stop() { mailbox.post(.shutdown) }
+    /// Operator confirmation (`sync --force-delete`): a full reconcile now that carries out held deletions.
+    public func forceDelete() -> String {
+        let held = safeguards.held.count
+        safeguards.requestForce()
+        mailbox.post(.timer)
+        return "ok: PID \(getpid()) carries out its \(held) held deletion(s) now"
+    }
 
     /// Ready when a reconcile read everything within the last three intervals.
     public func readiness() -> (Bool, String) {
@@ -128,7 +138,7 @@ public final class Daemon: Service, Sendable {
             guard let last = s.lastSuccess else { return (false, "not ready: no successful sync yet") }
             let age = ContinuousClock.now - last
             let limit = Duration.seconds(3 * s.settings.interval)
-            if age <= limit { return (true, "ready: last successful sync \(age.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))) ago") }
+            if age <= limit { return (true, "ready: last successful sync \(age.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))) ago" + heldNote(safeguards.held.count)) }
             return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * s.settings.interval)) s)")
         }
     }
@@ -181,6 +191,14 @@ public final class Daemon: Service, Sendable {
         } catch {
             return failStatic(kind: "neutron_error", error: "\(error)", settings: settings)
         }
+        let projects = visibleProjects(snapshot)
+        if safeguards.shouldWarnOwnProject(seesOnlyOwnProject(snapshot, ownProject: await source.credentialProject())),
+           let own = projects.first {
+            logger.warning("\(ownProjectWarning(own))")
+        }
+        if let shrank = safeguards.checkScope(projects) {
+            return failStatic(kind: "scope_shrank", error: shrank, settings: settings)
+        }
         state.withLock { $0.lastSnapshot = snapshot }
         guard reconcile(snapshot: snapshot, start: start, trigger: "interval") else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
@@ -213,15 +231,24 @@ public final class Daemon: Service, Sendable {
     /// One reconcile against a snapshot; false when the kernel could not be read or written at all.
     @discardableResult
     func reconcile(snapshot: CloudSnapshot, start: ContinuousClock.Instant, trigger: String) -> Bool {
-        let reconciler = state.withLock { $0.reconciler }
+        let (reconciler, dryRun) = state.withLock { ($0.reconciler, $0.settings.dryRun) }
         let report: ReconcileReport
+        let safeguards = self.safeguards, settings = reconciler.settings
+        let decisions = Mutex<Safeguards.Decision?>(nil)
         do {
-            report = try reconciler.reconcile(snapshot: snapshot, apply: true)
+            report = try reconciler.reconcile(snapshot: snapshot, apply: !dryRun) { plan, view in
+                if trigger == "kernel_event" { return safeguards.decideForKernelEvent(plan) }
+                let d = safeguards.decide(plan, kernel: view, proto: settings.proto, table: settings.table, now: .now)
+                decisions.withLock { $0 = d }
+                return d.braked
+            }
         } catch {
             logger.error("kernel access failed; nothing changed", metadata: ["error": "\(error)"])
             return false
         }
-        logReport(report, logger: logger, trigger: trigger)
+        if dryRun { logDryRun(report, logger: logger) } else { logReport(report, logger: logger, trigger: trigger) }
+        if let d = decisions.withLock({ $0 }) { logBrake(d, totalHeld: report.held.count, brake: settings.deletionBrake, logger: logger) }
+        if trigger != "kernel_event" { metrics?.recordHeldDeletions(report.held.count) }
         let newRefusals = state.withLock { s -> [Refusal] in
             let keys = report.plan.refused.map(refusalKey)
             let fresh = zip(keys, report.plan.refused).filter { !s.knownRefusals.contains($0.0) }.map(\.1)
@@ -247,6 +274,7 @@ public final class Daemon: Service, Sendable {
                 return
             }
             let (source, reconciler) = try wiring(fresh)
+            safeguards.update(brake: fresh.deletionBrake, confirmAfter: fresh.deleteConfirmAfter)
             let old = state.withLock { s -> any SnapshotSource in
                 let old = s.source
                 s.settings = fresh

@@ -50,8 +50,17 @@ public struct Settings: Sendable, Hashable {
     public var requestTimeout: Double = 30
     /// Seconds one whole read of Neutron may take, retries included.
     public var readTimeout: Double = 90
+    /// The deletion brake (`--max-delete`: `10%`, a count, or `off`).
+    public var maxDelete: DeletionBrake.Limit = .percent(10)
+    /// Held deletions are carried out after reads wanted them this long (`--delete-confirm-after`; nil: never).
+    public var deleteConfirmAfter: Duration? = nil
+    /// `run --dry-run`: read, plan, log, write nothing.
+    public var dryRun = false
 
     public init() {}
+
+    /// The deletion brake for these settings (window: 10 minutes).
+    public var deletionBrake: DeletionBrake { DeletionBrake(limit: maxDelete) }
 
     /// The planner's policy for these settings.
     public func policy(useNexthopObjects: Bool) -> Policy {
@@ -148,6 +157,7 @@ extension Settings {
         "min-prefix-length-v4", "min-prefix-length-v6", "external-network", "project", "router-tag",
         "require-snat-disabled", "address-scope", "nexthop-mode", "netns", "interval", "max-backoff",
         "metrics-address", "cleanup-on-exit", "log-format", "log-level", "page-size", "request-timeout", "read-timeout",
+        "max-delete", "delete-confirm-after", "dry-run",
     ]
 
     /// Settings from an optional YAML file, then the command line's flags on top.
@@ -276,6 +286,20 @@ extension Settings {
         case "page-size": pageSize = try int(Int.self)
         case "request-timeout": requestTimeout = try double()
         case "read-timeout": readTimeout = try double()
+        case "max-delete":
+            let t = try text()
+            guard let l = DeletionBrake.parseLimit(t) else {
+                throw ConfigError("\(source)\(key): '\(t)' is not a percentage of the owned routes (10%), a number of routes (25) or off")
+            }
+            maxDelete = l
+        case "delete-confirm-after":
+            let t = try text()
+            if ["never", "off", "none"].contains(t.lowercased()) { deleteConfirmAfter = nil; break }
+            guard let d = Duration.parseHuman(t) else {
+                throw ConfigError("\(source)\(key): '\(t)' is not a duration (90s, 10m, 1h, up to a year) or never")
+            }
+            deleteConfirmAfter = d
+        case "dry-run": dryRun = try bool()
         default: throw ConfigError("unknown setting '\(key)'")
         }
     }

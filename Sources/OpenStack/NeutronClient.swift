@@ -81,9 +81,12 @@ public final class NeutronClient: Sendable {
 
     /// Every router, router interface port, subnet and network, paginated and strictly decoded.
     ///
-    /// - Throws: `OpenStackError` for the whole read if any request or any decoding fails; a
-    ///   partial snapshot is never returned.
-    public func readSnapshot() async throws -> CloudSnapshot {
+    /// Where the lists disagree, the missing objects are read again by ID (`ReadConsistency`); pass
+    /// `consistent: false` only to test decoding on deliberately incomplete answers.
+    ///
+    /// - Throws: `OpenStackError` for the whole read if any request or any decoding fails, and
+    ///   `InconsistentReadError` when the lists contradict each other; a partial snapshot is never returned.
+    public func readSnapshot(consistent: Bool = true) async throws -> CloudSnapshot {
         let start = ContinuousClock.now
         let before = statistics.requests
         let auth = try await currentAuth()
@@ -112,6 +115,7 @@ public final class NeutronClient: Sendable {
                 }
             }
         }
+        if consistent { snapshot = try await makeConsistent(snapshot, auth: auth) }
         logger.debug("Neutron read complete", metadata: [
             "routers": "\(snapshot.routers.count)", "ports": "\(snapshot.ports.count)",
             "subnets": "\(snapshot.subnets.count)", "networks": "\(snapshot.networks.count)",
@@ -178,7 +182,7 @@ public final class NeutronClient: Sendable {
     }
 
     /// GET one page; on 401 fetch a new token once and send once more.
-    private func get(collection: String, query: String, auth: AuthState) async throws -> (Exchange, AuthState) {
+    func get(collection: String, query: String, auth: AuthState) async throws -> (Exchange, AuthState) {
         let path = "/v2.0/" + collection
         let logPath = path + "?" + String(query.prefix(300))
         var auth = auth

@@ -62,6 +62,12 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Seconds one whole read of Neutron may take, retries included (default: 90).", valueName: "s"))
     var readTimeout: Double?
 
+    @Option(name: .customLong("max-delete"), help: ArgumentHelp("Deletion brake: most owned routes deleted per 10 minutes, as a percentage (10%, the default, never fewer than 5 routes), a number, or off. Deletions beyond it are held until confirmed.", valueName: "n|n%|off"))
+    var maxDelete: String?
+
+    @Option(name: .customLong("delete-confirm-after"), help: ArgumentHelp("Carry out held deletions once reads have wanted the same deletions this long (90s, 10m, 1h; default: never, only sync --force-delete).", valueName: "duration"))
+    var deleteConfirmAfter: String?
+
     @Option(name: .customLong("log-format"), help: ArgumentHelp("logfmt (default) or json, to stderr.", valueName: "format"))
     var logFormat: String?
 
@@ -92,6 +98,8 @@ struct AgentOptions: ParsableArguments {
         put("page-size", pageSize.map { "\($0)" })
         put("request-timeout", requestTimeout.map { "\($0)" })
         put("read-timeout", readTimeout.map { "\($0)" })
+        put("max-delete", maxDelete)
+        put("delete-confirm-after", deleteConfirmAfter)
         put("log-format", logFormat)
         put("log-level", logLevel)
         return o

@@ -19,9 +19,17 @@ struct Run: AsyncParsableCommand {
 
         --metrics-address serves /metrics (Prometheus), /healthz and /readyz.
 
+        One writer per table: the daemon holds a lock for its (network namespace, table, protocol); a second \
+        one exits 2 naming the holder's PID. Deletions beyond the deletion brake (--max-delete) are held and \
+        logged once; 'metadata-route-agent sync --force-delete' asks the daemon to carry them out.
+
+        --dry-run reads, plans and logs what it would change, with the same metrics, and writes nothing (and \
+        takes no lock): run it first on a new host.
+
         Examples:
           metadata-route-agent run --os-cloud prod --metrics-address 127.0.0.1:9100
           metadata-route-agent run --config /etc/metadata-route-agent/config.yaml
+          metadata-route-agent run --os-cloud prod --dry-run --log-level info
         """
     )
 
@@ -39,14 +47,24 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("cleanup-on-exit"), inversion: .prefixedNo, help: "Delete the owned routes when stopping.")
     var cleanupOnExit: Bool?
 
+    @Flag(name: .customLong("dry-run"), help: "Shadow mode: read, plan and log what would change; write nothing.")
+    var dryRun = false
+
     func run() async throws {
         var extra = SettingsOverrides()
         if let interval { extra["interval"] = .string("\(interval)") }
         if let maxBackoff { extra["max-backoff"] = .string("\(maxBackoff)") }
         if let metricsAddress { extra["metrics-address"] = .string(metricsAddress) }
         if let cleanupOnExit { extra["cleanup-on-exit"] = .flag(cleanupOnExit) }
+        if dryRun { extra["dry-run"] = .flag(true) }
         let rt = try Runtime(options, extra: extra)
-        try rt.requireNetAdmin()
+        if !rt.settings.dryRun { try rt.requireNetAdmin() }
+        let forceTarget = ForceTarget()
+        let lock: TableLock? = rt.settings.dryRun ? nil : try rt.takeLock { request in
+            guard request == "force-delete" else { return "error: unknown request" }
+            return forceTarget.forceDelete()
+        }
+        defer { lock?.release() }
         let logger = rt.logger
         let metrics = AgentMetrics()
         MetricsSystem.bootstrap(metrics.factory)
@@ -64,6 +82,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw fail("\(error)", code: Exit.usage)
         }
+        forceTarget.set(daemon)
         var server: MetricsServer?
         if let address = rt.settings.metricsAddress {
             do {
@@ -85,7 +104,8 @@ struct Run: AsyncParsableCommand {
         }
         logger.notice("started", metadata: [
             "source": "\(firstSource.label)", "table": "\(rt.settings.table)", "protocol": "\(rt.settings.proto)",
-            "interval": "\(rt.settings.interval)s",
+            "interval": "\(rt.settings.interval)s", "max_delete": "\(rt.settings.deletionBrake)",
+            "mode": "\(rt.settings.dryRun ? "dry-run (writes nothing)" : "write")",
         ])
         let hup = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) { daemon.reload() }
@@ -107,4 +127,14 @@ final class FirstUse: Sendable {
     private let slot: Synchronization.Mutex<(any SnapshotSource)?>
     init(_ source: any SnapshotSource) { slot = .init(source) }
     func take() -> (any SnapshotSource)? { slot.withLock { s in defer { s = nil }; return s } }
+}
+
+/// The daemon that a `force-delete` request over the lock socket reaches (set once it exists).
+final class ForceTarget: Sendable {
+    private let slot = Synchronization.Mutex<Daemon?>(nil)
+    func set(_ d: Daemon) { slot.withLock { $0 = d } }
+    func forceDelete() -> String {
+        guard let d = slot.withLock({ $0 }) else { return "error: the daemon is still starting; try again" }
+        return d.forceDelete()
+    }
 }
