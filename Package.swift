@@ -82,6 +82,11 @@ let package = Package(
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Model", "TestSupport", "RoutePlanner", "Netlink"]),
+        .testTarget(name: "AgentTests", dependencies: [
+            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )
