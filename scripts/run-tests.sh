@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite of the project and ends with one summary line.
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
-# Suites: swift test (unit, kernel, API client, agent), the end-to-end metadata scenario, the BGP
+# Suites: swift test (unit, kernel, API client, agent), the end-to-end metadata scenario, the chaos
+# suite (tests/chaos: kill -9, two writers, empty/inconsistent answers, slowloris, link flaps), the BGP
 # announcement test, a short fuzz run of the netlink decoder, and (when set up) a real Keystone + Neutron.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ swift build --product metadata-route-agent >/dev/null 2>&1
 if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
     [ -f tests/e2e/agent-cli.sh ] && suite "agent CLI in namespaces" bash tests/e2e/agent-cli.sh
+    [ -f tests/chaos/chaos.sh ] && suite "chaos" bash tests/chaos/chaos.sh
     [ -f tests/bgp/bgp-announce.sh ] && suite "bgp announce" bash tests/bgp/bgp-announce.sh
     [ -n "${MRA_LAB_ENV:-}" ] && suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
 fi

@@ -133,8 +133,10 @@ extension NeutronClient {
         throw InconsistentReadError(detail: ReadConsistency.examine(s).summary)
     }
 
-    /// Objects by ID: `id=` filtered lists of up to `idsPerRequest` IDs; any ID still missing is asked for
-    /// alone, where 404 means it is gone.
+    /// Objects by ID: `id=` filtered lists of up to `idsPerRequest` IDs; the first `idsPerRequest` IDs still
+    /// missing are asked for alone, where 404 means gone. Beyond that, absence from an `id=` list Neutron
+    /// answered counts as gone too (so an empty router list costs at most 50 single GETs per kind, not one
+    /// per router; the deletion brake guards what follows).
     func fetch<Item: Decodable & Sendable>(ids: Set<String>, collection: String, singular: String, type: Item.Type,
                                            fields: [String], id: KeyPath<Item, String>, auth: AuthState) async throws -> (found: [Item], gone: Set<String>) {
         guard !ids.isEmpty else { return ([], []) }
@@ -149,7 +151,11 @@ extension NeutronClient {
             for item in items where wanted.contains(item[keyPath: id]) { found[item[keyPath: id]] = item }
         }
         var gone = Set<String>()
-        for missing in sorted where found[missing] == nil {
+        for (n, missing) in sorted.filter({ found[$0] == nil }).enumerated() {
+            guard n < Self.idsPerRequest else {
+                gone.insert(missing)
+                continue
+            }
             if let item = try await getOne(collection: collection, singular: singular, id: missing, type: type, fields: fields, auth: auth) {
                 found[missing] = item
             } else {
