@@ -130,18 +130,26 @@ neutron_start
 
 # ---------------------------------------------------------------------------------------------------
 case_start "kill -9 during a large sync, then converge"
-agent_bg "$TMP/sync-killed.log" sync --log-level error
-SYNC=$BG
-wait_until 60 bash -c "[[ \$(ip netns exec $NS ip route show table main proto 200 | wc -l) -gt 0 ]]" || true
-kill -9 "$SYNC" 2>/dev/null || true
-wait "$SYNC" 2>/dev/null || true
-AT_KILL=$(owned_count)
-echo "   killed with $AT_KILL of $ROUTERS routes written"
-rc=0; out=$(agent sync --log-level error 2>&1) || rc=$?
-expect_eq "a sync after kill -9 converges (exit 0; the lock died with the process)" 0 "$rc"
-expect_eq "every route is there" "$ROUTERS" "$(owned_count)"
-expect_empty "no orphan nexthop and no duplicate route" "$(orphans)"
-expect_eq "no foreign route changed" "$FOREIGN" "$(foreign)"
+# How long a full sync takes here, then a fresh one killed half-way (during the read or the writes).
+t0=$(date +%s%N); agent sync --log-level error >/dev/null 2>&1 || true; t1=$(date +%s%N)
+FULL_MS=$(((t1 - t0) / 1000000))
+# Kill at 50, 60, 70 and 90 % of that (the later ones land in the writes), then converge each time.
+for tenths in 5 6 7 9; do
+    agent cleanup --log-level error >/dev/null 2>&1 || true
+    agent_bg "$TMP/sync-killed.log" sync --log-level error
+    SYNC=$BG
+    at=$((FULL_MS * tenths / 10))
+    sleep "$(printf '%d.%03d' $((at / 1000)) $((at % 1000)))"
+    kill -9 "$SYNC" 2>/dev/null || true
+    wait "$SYNC" 2>/dev/null || true
+    AT_KILL=$(owned_count)
+    echo "   killed after $at ms (a full sync takes $FULL_MS ms) with $AT_KILL of $ROUTERS routes written"
+    rc=0; out=$(agent sync --log-level error 2>&1) || rc=$?
+    expect_eq "a sync after kill -9 at $((tenths * 10)) % converges (exit 0; the lock died with the process)" 0 "$rc"
+    expect_eq "every route is there" "$ROUTERS" "$(owned_count)"
+    expect_empty "no orphan nexthop and no duplicate route" "$(orphans)"
+    expect_eq "no foreign route changed" "$FOREIGN" "$(foreign)"
+done
 case_end
 
 # ---------------------------------------------------------------------------------------------------
