@@ -111,6 +111,9 @@ let package = Package(
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
     ]
 )

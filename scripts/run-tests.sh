@@ -2,11 +2,13 @@
 # Runs every test suite of the project and ends with one summary line.
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
 # Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
-# CLITests), the end-to-end metadata scenario, the BGP announcement test, short fuzz runs of the netlink
-# and AMQP decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real Keystone + Neutron
-# (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1 skips it, saying so);
-# the alert rules (promtool, and the metrics they use on a running agent) and, as root, the Debian package installed into a minimal Debian 12 root (it builds the static
-# release binary once: the slowest suite).
+# CLITests), the end-to-end metadata scenario, the chaos suite (tests/chaos: kill -9, two writers,
+# empty/inconsistent answers, slowloris, link flaps, bad SIGHUP), the BGP announcement test, short fuzz runs
+# of the netlink and AMQP decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real
+# Keystone + Neutron (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1
+# skips it, saying so); the alert rules (promtool, and the metrics they use on a running agent) and, as
+# root, the Debian package installed into a minimal Debian 12 root (it builds the static release binary
+# once: the slowest suite).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +83,7 @@ swift build --product metadata-route-agent >/dev/null 2>&1
 swift build --product neutron-standin >/dev/null 2>&1   # the metadata scenario's Neutron
 if [ "$(id -u)" = 0 ]; then
     [ -f tests/e2e/metadata-scenario.sh ] && suite "e2e metadata scenario" bash tests/e2e/metadata-scenario.sh
+    [ -f tests/chaos/chaos.sh ] && suite "chaos" bash tests/chaos/chaos.sh
     [ -f tests/bgp/bgp-announce.sh ] && suite "bgp announce" bash tests/bgp/bgp-announce.sh
 fi
 if [ -n "${MRA_LAB_ENV:-}" ]; then

@@ -27,6 +27,7 @@ import Synchronization
 /// | `mra_last_successful_sync_timestamp_seconds` | gauge | Unix time of the last reconcile that read everything |
 /// | `mra_consecutive_read_failures` | gauge | failed reads in a row (0 = healthy; > 0 = failing static) |
 /// | `mra_self_heal_total` | counter | reconciles triggered by a kernel event on an owned route or nexthop |
+/// | `mra_deletions_held` | gauge | route deletions the deletion brake holds for an operator (`sync --force-delete`) |
 public final class AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
@@ -54,6 +55,7 @@ public final class AgentMetrics: Sendable {
         selfHeal = CoreMetrics.Counter(label: "mra_self_heal_total", factory: f)
         readFailures.record(0)
         selfHeal.increment(by: 0)
+        CoreMetrics.Gauge(label: "mra_deletions_held", factory: f).record(0)
     }
 
     /// Records a reconcile that read Neutron and the kernel.
@@ -88,6 +90,11 @@ public final class AgentMetrics: Sendable {
     }
 
     public func recordSelfHeal() { selfHeal.increment() }
+
+    /// Route deletions held by the deletion brake.
+    public func recordHeldDeletions(_ count: Int) {
+        CoreMetrics.Gauge(label: "mra_deletions_held", factory: factory).record(count)
+    }
 
     private func reconcileResult(_ result: String) {
         CoreMetrics.Counter(label: "mra_reconciles_total", dimensions: [("result", result)], factory: factory).increment()

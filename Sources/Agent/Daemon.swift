@@ -114,6 +114,8 @@ public final class Daemon: Service, Sendable {
     public let clock: any AgentClock
     /// How long a burst of kernel events may settle before the replan.
     static let settleTime = Duration.milliseconds(50)
+    /// The deletion brake's and the scope check's state.
+    public let safeguards: Safeguards
 
     public init(settings: Settings, logger: Logger, metrics: AgentMetrics?,
                 reloadSettings: @escaping @Sendable () throws -> Settings,
@@ -128,6 +130,7 @@ public final class Daemon: Service, Sendable {
         self.metrics = metrics
         self.randomJitter = jitter
         self.clock = clock
+        self.safeguards = Safeguards(brake: settings.deletionBrake, confirmAfter: settings.deleteConfirmAfter.delay)
     }
 
     /// Tells the loop that the kernel changed under it (the event monitor calls this).
@@ -136,6 +139,13 @@ public final class Daemon: Service, Sendable {
     public func reload() { mailbox.post(.reload) }
     /// Asks the loop to stop after the reconcile in progress.
     public func stop() { mailbox.post(.shutdown) }
+    /// Operator confirmation (`sync --force-delete`): a full reconcile now that carries out held deletions.
+    public func forceDelete() -> String {
+        let held = safeguards.held.count
+        safeguards.requestForce()
+        mailbox.post(.timer)
+        return "ok: PID \(getpid()) carries out its \(held) held deletion(s) now"
+    }
 
     /// Ready when a reconcile read everything within the last three intervals.
     public func readiness() -> (Bool, String) {
@@ -144,7 +154,7 @@ public final class Daemon: Service, Sendable {
             guard let last = s.lastSuccess else { return (false, "not ready: no successful sync yet") }
             let age = now - last
             let limit = Duration.seconds(clamping: 3 * s.settings.interval)
-            if age <= limit { return (true, "ready: last successful sync \(humanDuration(age)) ago") }
+            if age <= limit { return (true, "ready: last successful sync \(humanDuration(age)) ago" + heldNote(safeguards.held.count)) }
             return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * s.settings.interval)) s)")
         }
     }
@@ -212,6 +222,14 @@ public final class Daemon: Service, Sendable {
         } catch {
             return failStatic(kind: "neutron_error", error: "\(error)", settings: settings)
         }
+        let projects = visibleProjects(snapshot)
+        if safeguards.shouldWarnOwnProject(seesOnlyOwnProject(snapshot, ownProject: await source.credentialProject())),
+           let own = projects.first {
+            logger.warning("\(ownProjectWarning(own))")
+        }
+        if let shrank = safeguards.checkScope(projects) {
+            return failStatic(kind: "scope_shrank", error: shrank, settings: settings)
+        }
         state.withLock { $0.lastSnapshot = snapshot }
         guard reconcile(snapshot: snapshot, start: start, trigger: "interval") else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
@@ -244,15 +262,24 @@ public final class Daemon: Service, Sendable {
     /// One reconcile against a snapshot; false when the kernel could not be read or written at all.
     @discardableResult
     func reconcile(snapshot: CloudSnapshot, start: Duration, trigger: String) -> Bool {
-        let reconciler = state.withLock { $0.reconciler }
+        let (reconciler, dryRun) = state.withLock { ($0.reconciler, $0.settings.dryRun) }
         let report: ReconcileReport
+        let safeguards = self.safeguards, settings = reconciler.settings
+        let decisions = Mutex<Safeguards.Decision?>(nil)
         do {
-            report = try reconciler.reconcile(snapshot: snapshot, apply: true)
+            report = try reconciler.reconcile(snapshot: snapshot, apply: !dryRun) { plan, view in
+                if trigger == "kernel_event" { return safeguards.decideForKernelEvent(plan) }
+                let d = safeguards.decide(plan, kernel: view, ownership: settings.ownership, now: self.clock.now)
+                decisions.withLock { $0 = d }
+                return d.braked
+            }
         } catch {
             logger.error("kernel access failed; nothing changed", metadata: ["error": "\(error)"])
             return false
         }
-        logReport(report, logger: logger, trigger: trigger)
+        if dryRun { logDryRun(report, logger: logger) } else { logReport(report, logger: logger, trigger: trigger) }
+        if let d = decisions.withLock({ $0 }) { logBrake(d, totalHeld: report.held.count, brake: settings.deletionBrake, logger: logger) }
+        if trigger != "kernel_event" { metrics?.recordHeldDeletions(report.held.count) }
         let now = clock.now
         let newRefusals = state.withLock { s -> [Refusal] in
             let keys = report.plan.refused.map(refusalKey)
@@ -301,6 +328,7 @@ public final class Daemon: Service, Sendable {
             logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
             return
         }
+        safeguards.update(brake: fresh.deletionBrake, confirmAfter: fresh.deleteConfirmAfter.delay)
         let old = state.withLock { s -> any SnapshotSource in
             let old = s.source
             s.settings = fresh

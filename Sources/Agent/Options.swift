@@ -128,6 +128,48 @@ public struct SettingTable: Sendable {
     public let cleanupOnExit = Setting<Bool>(
         "cleanup-on-exit", default: false,
         help: "Delete the owned routes when stopping.")
+    public let dryRun = Setting<Bool>(
+        "dry-run", default: false,
+        help: "Shadow mode (run): read, plan and log what would change, with the same metrics; write nothing, take no lock.")
+
+    // MARK: the deletion brake
+
+    public let maxDelete = Setting<DeletionBrake.Limit>(
+        "max-delete", default: .percent(10), valueName: "n%|n|off",
+        help: "Deletion brake: most owned routes deleted per 10 minutes, as a percentage of the owned routes (never fewer than 5 routes), a number, or off; deletions beyond it are held until confirmed (sync --force-delete).")
+    public let deleteConfirmAfter = Setting<DeleteConfirmation>(
+        "delete-confirm-after", default: .never, valueName: "duration",
+        help: "Carry out held deletions once reads have kept wanting the same deletions this long (90s, 10m, 1h), or never (only sync --force-delete confirms).")
+}
+
+/// When held deletions are carried out without an operator (`--delete-confirm-after`).
+public enum DeleteConfirmation: ScalarSettingValue {
+    /// Only `sync --force-delete` confirms.
+    case never
+    /// Once reads have kept wanting the same deletions this long.
+    case after(Duration)
+
+    public var delay: Duration? {
+        if case .after(let d) = self { return d }
+        return nil
+    }
+    public static func parse(_ text: String) -> DeleteConfirmation? {
+        if ["never", "off", "none"].contains(text.lowercased()) { return .never }
+        return Duration.parseHuman(text).map { .after($0) }
+    }
+    public static var expected: String { "a duration (90s, 10m, 1h; at most a year) or never" }
+    public var settingText: String? {
+        switch self {
+        case .never: return "never"
+        case .after(let d): return humanDuration(d)
+        }
+    }
+}
+
+extension DeletionBrake.Limit: ScalarSettingValue {
+    public static func parse(_ text: String) -> DeletionBrake.Limit? { DeletionBrake.parseLimit(text) }
+    public static var expected: String { "a percentage of the owned routes (10%), a number of routes (25) or off" }
+    public var settingText: String? { DeletionBrake(limit: self).description }
 }
 
 /// How routes reach their next hop in the kernel.

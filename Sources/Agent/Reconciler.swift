@@ -23,6 +23,8 @@ public struct ReconcileReport: Sendable {
     public var nexthopObjects: Bool
     /// True when the plan was computed but not applied (`plan`).
     public var dryRun: Bool
+    /// Route deletions the deletion brake held back (not in `plan`).
+    public var held: [PlannedChange] = []
 
     /// True when every write succeeded: the kernel now matches the plan.
     public var converged: Bool { failedOperations.isEmpty }
@@ -92,13 +94,17 @@ public struct Reconciler: Sendable {
         }
     }
 
-    /// The plan for `snapshot` against the kernel now; with `apply`, carries it out.
-    public func reconcile(snapshot: CloudSnapshot, apply: Bool) throws(ReconcileError) -> ReconcileReport {
+    /// The plan for `snapshot` against the kernel now; with `apply`, carries it out. `gate` (the deletion
+    /// brake) may hold deletions back; they are reported in `held`.
+    public func reconcile(snapshot: CloudSnapshot, apply: Bool,
+                          gate: ((RoutePlan, KernelView) -> BrakedPlan)? = nil) throws(ReconcileError) -> ReconcileReport {
         let clock = ContinuousClock()
         let start = clock.now
         let view = try readKernel()
         let read = clock.now
-        let plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        var plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        var held: [PlannedChange] = []
+        if let gate { (plan, held) = { let b = gate(plan, view); return (b.plan, b.held) }() }
         let planned = clock.now
         func logTimings(applied: ContinuousClock.Instant) {
             func ms(_ d: Duration) -> String { fixed(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000, 1) }
@@ -110,7 +116,7 @@ public struct Reconciler: Sendable {
         guard apply, !plan.operations.isEmpty else {
             logTimings(applied: planned)
             return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
-                                   nexthopObjects: useNexthopObjects, dryRun: !apply)
+                                   nexthopObjects: useNexthopObjects, dryRun: !apply, held: held)
         }
         let results: [KernelWriteError?]
         do {
@@ -119,7 +125,9 @@ public struct Reconciler: Sendable {
             throw .kernel("\(error)")
         }
         logTimings(applied: clock.now)
-        return report(plan: plan, view: view, results: results)
+        var done = report(plan: plan, view: view, results: results)
+        done.held = held
+        return done
     }
 
     /// Deletes every route and nexthop the agent owns (the plan for an empty cloud), and nothing else.

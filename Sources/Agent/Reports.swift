@@ -47,15 +47,18 @@ public struct PlanDocument: Codable, Sendable, Hashable {
     public var add: [Entry]
     public var replace: [Entry]
     public var delete: [Entry]
+    /// Deletions the deletion brake holds (`--max-delete`); carried out by `sync --force-delete`.
+    public var held: [Entry] = []
     public var refused: [Refused]
 
     enum CodingKeys: String, CodingKey {
         case table, desired, add, replace, delete, refused
+        case held = "held_deletions"
         case proto = "protocol"
         case nexthopObjects = "nexthop_objects"
     }
 
-    public init(plan: RoutePlan, settings: Settings, nexthopObjects: Bool) {
+    public init(plan: RoutePlan, settings: Settings, nexthopObjects: Bool, held: [PlannedChange] = []) {
         table = settings.table
         proto = settings.proto
         self.nexthopObjects = nexthopObjects
@@ -70,6 +73,10 @@ public struct PlanDocument: Codable, Sendable, Hashable {
         add = entries(.add)
         replace = entries(.replace)
         delete = entries(.delete)
+        self.held = held.map {
+            Entry(destination: "\($0.destination)", nextHop: $0.previousNextHop.map { "\($0)" }, previousNextHop: $0.previousNextHop.map { "\($0)" },
+                  router: nil, subnet: nil)
+        }
         refused = plan.refused.map {
             Refused(destination: $0.destination.map { "\($0)" }, nextHop: $0.nextHop.map { "\($0)" }, router: $0.routerID,
                     subnet: $0.subnetID, project: $0.projectID, reason: $0.reason.rawValue, message: $0.message,
@@ -140,8 +147,11 @@ public enum TextReport {
     public static func plan(_ doc: PlanDocument) -> String {
         var out = "Plan for table \(tableName(doc.table)), protocol \(doc.proto), \(doc.nexthopObjects ? "nexthop objects" : "classic via routes"): "
         out += "\(doc.add.count) to add, \(doc.replace.count) to replace, \(doc.delete.count) to delete, \(doc.refused.count) refused or skipped; \(doc.desired) routes wanted\n"
+        if !doc.held.isEmpty {
+            out += "\(doc.held.count) deletion(s) HELD by the deletion brake (--max-delete); 'sync --force-delete' carries them out\n"
+        }
         var rows: [[String]] = []
-        for (action, list) in [("add", doc.add), ("replace", doc.replace), ("delete", doc.delete)] {
+        for (action, list) in [("add", doc.add), ("replace", doc.replace), ("delete", doc.delete), ("held-delete", doc.held)] {
             for e in list {
                 var via = e.nextHop.map { "via \($0)" } ?? ""
                 if let old = e.previousNextHop, action == "replace" { via += " (was \(old))" }

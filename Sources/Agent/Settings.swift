@@ -39,6 +39,9 @@ public struct Settings: Sendable, Hashable {
         set { values[option.name] = newValue == option.defaultValue ? nil : StoredValue(value: AnyHashable(newValue)) }
     }
 
+    /// The deletion brake for these settings (window: 10 minutes).
+    public var deletionBrake: DeletionBrake { DeletionBrake(limit: self.maxDelete) }
+
     /// The planner's policy for these settings.
     public func policy(useNexthopObjects: Bool) -> Policy {
         var p = Policy()

@@ -18,10 +18,13 @@ public protocol SnapshotSource: Sendable {
     var label: String { get }
     /// Releases connections (the API client); the source is not used afterwards.
     func close() async
+    /// The project the credential is scoped to, for the scope check (nil: unknown or no Keystone).
+    func credentialProject() async -> String?
 }
 
 extension SnapshotSource {
     public func close() async {}
+    public func credentialProject() async -> String? { nil }
 }
 
 /// Neutron's REST API through Keystone.
@@ -37,6 +40,8 @@ public struct NeutronAPISource: SnapshotSource {
     public func read() async throws -> CloudSnapshot { try await client.readSnapshot() }
 
     public func close() async { try? await client.shutdown() }
+
+    public func credentialProject() async -> String? { try? await client.credentialProjectID() }
 }
 
 /// A snapshot file (`--snapshot FILE`): read anew on every reconcile, so editing it is like changing Neutron.
@@ -90,6 +95,8 @@ public struct DeadlineSource: SnapshotSource {
     }
 
     public func close() async { await inner.close() }
+
+    public func credentialProject() async -> String? { await inner.credentialProject() }
 }
 
 /// A read of Neutron's state failed.

@@ -11,7 +11,7 @@ import Musl
 /// `setns` changes the namespace of one thread only, so the body runs on a short-lived dedicated
 /// thread that enters the namespace, runs it (typically: opens a socket, which stays bound to that
 /// namespace for its whole life), switches back and ends. The caller's thread never moves.
-func inNetworkNamespace<T>(_ name: String?, _ body: () throws -> T) throws -> T {
+public func inNetworkNamespace<T>(_ name: String?, _ body: () throws -> T) throws -> T {
     guard let name else { return try body() }
     guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
         throw NetlinkError(errno: EINVAL, extendedMessage: "not a namespace name: \(name.prefix(64))",

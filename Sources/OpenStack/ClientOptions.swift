@@ -15,7 +15,7 @@ public struct ClientOptions: Sendable {
     public var pageSize: Int
     /// Pages per collection before the read is abandoned as runaway pagination.
     public var maxPages: Int
-    /// The largest response body accepted.
+    /// The largest response body accepted (32 MiB: four at once, decoded, fit the unit's MemoryMax).
     public var maxResponseBytes: Int
     /// Renew the Keystone token this long before `expires_at` (at most half the token's lifetime).
     public var tokenRenewalMargin: Duration
@@ -23,7 +23,7 @@ public struct ClientOptions: Sendable {
     public init(connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30), maxRetries: Int = 4,
                 backoffBase: Duration = .milliseconds(500), backoffCap: Duration = .seconds(8),
                 retryAfterCap: Duration = .seconds(30), pageSize: Int = 1000, maxPages: Int = 10_000,
-                maxResponseBytes: Int = 256 << 20, tokenRenewalMargin: Duration = .seconds(300)) {
+                maxResponseBytes: Int = 32 << 20, tokenRenewalMargin: Duration = .seconds(300)) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxRetries = maxRetries

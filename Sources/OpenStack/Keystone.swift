@@ -22,6 +22,8 @@ struct AuthState: Sendable {
     var summary: String
     /// Increases with every token fetched; tells whether a 401 was already answered by someone else.
     var generation: Int
+    /// The project the token is scoped to (nil without Keystone or for a domain scope).
+    var projectID: String? = nil
 }
 
 /// The Keystone v3 conversation: the token request body, the answer and its catalog.
@@ -161,7 +163,7 @@ struct KeystoneAuthenticator: Sendable {
         let who = answer.token.user.map { "user '\($0.name ?? $0.id)'" } ?? principal
         let summary = "\(config.authType.rawValue) token for \(scope) as \(who), expires \(answer.token.expiresAt)"
         return AuthState(token: Secret(tokenText), expiresAt: expires, renewAt: expires.addingTimeInterval(-margin),
-                         endpoint: endpoint, summary: summary, generation: generation)
+                         endpoint: endpoint, summary: summary, generation: generation, projectID: answer.token.project?.id)
     }
 
     /// The `network` endpoint of the configured interface (and region, when one is set).

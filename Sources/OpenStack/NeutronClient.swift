@@ -80,9 +80,12 @@ public final class NeutronClient: Sendable {
 
     /// Every router, router interface port, subnet and network, paginated and strictly decoded.
     ///
-    /// - Throws: `OpenStackError` for the whole read if any request or any decoding fails; a
-    ///   partial snapshot is never returned.
-    public func readSnapshot() async throws -> CloudSnapshot {
+    /// Where the lists disagree, the missing objects are read again by ID (`ReadConsistency`); pass
+    /// `consistent: false` only to test decoding on deliberately incomplete answers.
+    ///
+    /// - Throws: `OpenStackError` for the whole read if any request or any decoding fails, and
+    ///   `InconsistentReadError` when the lists contradict each other; a partial snapshot is never returned.
+    public func readSnapshot(consistent: Bool = true) async throws -> CloudSnapshot {
         let start = ContinuousClock.now
         let before = statistics.requests
         let auth = try await currentAuth()
@@ -101,6 +104,7 @@ public final class NeutronClient: Sendable {
                 }
             }
         }
+        if consistent { snapshot = try await makeConsistent(snapshot, auth: auth) }
         logger.debug("Neutron read complete", metadata: [
             "routers": "\(snapshot.routers.count)", "ports": "\(snapshot.ports.count)",
             "subnets": "\(snapshot.subnets.count)", "networks": "\(snapshot.networks.count)",
@@ -128,13 +132,14 @@ public final class NeutronClient: Sendable {
 
     // MARK: - Lists
 
-    /// All items of a collection, following next links: the resource's filters, and its requested
-    /// fields unless `fields` names others.
-    func list<Item: Decodable & Sendable>(_ resource: NeutronWire.Resource, _ type: Item.Type, fields: [String]? = nil,
-                                          auth initial: AuthState, onePage: Bool = false, limit: Int? = nil) async throws -> [Item] {
+    /// All items of a collection, following next links: the resource's filters (and `extra` ones, such as
+    /// `id=` lists), and its requested fields unless `fields` names others.
+    func list<Item: Decodable & Sendable>(_ resource: NeutronWire.Resource, _ type: Item.Type, filters extra: [(String, String)] = [],
+                                          fields: [String]? = nil, auth initial: AuthState, onePage: Bool = false,
+                                          limit: Int? = nil) async throws -> [Item] {
         let collection = resource.collection
         let path = "/v2.0/" + collection
-        var items: [(String, String)] = resource.filters
+        var items: [(String, String)] = resource.filters + extra
         items += (fields ?? resource.requestedFields).map { ("fields", $0) }
         items.append(("limit", String(limit ?? options.pageSize)))
         var query = Self.encodeQuery(items)
@@ -170,7 +175,7 @@ public final class NeutronClient: Sendable {
     }
 
     /// GET one page; on 401 fetch a new token once and send once more.
-    private func get(collection: String, query: String, auth: AuthState) async throws -> (Exchange, AuthState) {
+    func get(collection: String, query: String, auth: AuthState) async throws -> (Exchange, AuthState) {
         let path = "/v2.0/" + collection
         let logPath = path + "?" + String(query.prefix(300))
         var auth = auth

@@ -39,6 +39,8 @@ struct AgentOptions: ParsableArguments {
     @Option(\.readTimeout) var readTimeout: String?
     @Option(\.logFormat) var logFormat: String?
     @Option(\.logLevel) var logLevel: String?
+    @Option(\.maxDelete) var maxDelete: String?
+    @Option(\.deleteConfirmAfter) var deleteConfirmAfter: String?
 
     /// The flags that were given, by option name.
     func overrides() -> SettingsOverrides { settingOverrides(of: self) }

@@ -38,6 +38,7 @@ struct Runtime {
     let overrides: SettingsOverrides
 
     init(_ options: AgentOptions, extra: SettingsOverrides = SettingsOverrides()) throws {
+        ThreadBudget.fix()
         var o = options.overrides()
         for (k, v) in extra.values { o[k] = v }
         do {

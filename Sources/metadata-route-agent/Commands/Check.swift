@@ -43,6 +43,12 @@ struct Check: AsyncParsableCommand {
                 let s = try await source.read()
                 snapshot = s
                 report("neutron", true, "read \(s.routers.count) routers, \(s.ports.count) interface ports, \(s.subnets.count) subnets, \(s.networks.count) networks")
+                let projects = visibleProjects(s)
+                if seesOnlyOwnProject(s, ownProject: await source.credentialProject()), let own = projects.first {
+                    printOut("WARN  scope         \(ownProjectWarning(own))\n")
+                } else {
+                    report("scope", true, "the credential sees \(projects.count) project(s)")
+                }
             } catch {
                 report("neutron", false, "\(error)")
             }

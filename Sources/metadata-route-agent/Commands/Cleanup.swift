@@ -27,6 +27,8 @@ struct Cleanup: AsyncParsableCommand {
     func run() async throws {
         let rt = try Runtime(options)
         try rt.requireNetAdmin()
+        let lock = try rt.takeLock()
+        defer { lock.release() }
         let kernel = try rt.kernel()
         let reconciler = try rt.reconciler(kernel: kernel)
         let report: ReconcileReport

@@ -15,7 +15,8 @@ struct Plan: AsyncParsableCommand {
         discussion: """
         --format json prints a stable document: add, replace and delete lists (destination, next_hop, router, \
         subnet) and a refused list (destination, next_hop, router, subnet, project, reason, message). Reading the \
-        kernel needs no privileges.
+        kernel needs no privileges. Deletions beyond the deletion brake (--max-delete) are listed as held \
+        ('held_deletions' in JSON): sync would not carry them out without --force-delete.
 
         Examples:
           metadata-route-agent plan --os-cloud prod
@@ -36,11 +37,11 @@ struct Plan: AsyncParsableCommand {
         await source.close()
         let report: ReconcileReport
         do {
-            report = try reconciler.reconcile(snapshot: snapshot, apply: false)
+            report = try reconciler.reconcile(snapshot: snapshot, apply: false, gate: oneShotGate(settings: rt.settings, force: false))
         } catch {
             throw fail("\(error)", code: Exit.readFailed)
         }
-        let doc = PlanDocument(plan: report.plan, settings: rt.settings, nexthopObjects: reconciler.useNexthopObjects)
+        let doc = PlanDocument(plan: report.plan, settings: rt.settings, nexthopObjects: reconciler.useNexthopObjects, held: report.held)
         printOut(output.format == .json ? doc.json() + "\n" : TextReport.plan(doc))
     }
 }

@@ -27,9 +27,17 @@ struct Run: AsyncParsableCommand {
 
         --metrics-address serves /metrics (Prometheus), /healthz and /readyz.
 
+        One writer per table: the daemon holds a lock for its (network namespace, table, protocol); a second \
+        one exits 2 naming the holder's PID. Deletions beyond the deletion brake (--max-delete) are held and \
+        logged once; 'metadata-route-agent sync --force-delete' asks the daemon to carry them out.
+
+        --dry-run reads, plans and logs what it would change, with the same metrics, and writes nothing (and \
+        takes no lock): run it first on a new host.
+
         Examples:
           metadata-route-agent run --os-cloud prod --metrics-address 127.0.0.1:9100
           metadata-route-agent run --config /etc/metadata-route-agent/config.yaml
+          metadata-route-agent run --os-cloud prod --dry-run --log-level info
         """
     )
 
@@ -42,9 +50,17 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws { try validateSettingFlags(of: self) }
 
+    @Flag(\.dryRun) var dryRun: Bool?
+
     func run() async throws {
         let rt = try Runtime(options, extra: settingOverrides(of: self))
-        try rt.requireNetAdmin()
+        if !rt.settings.dryRun { try rt.requireNetAdmin() }
+        let forceTarget = ForceTarget()
+        let lock: TableLock? = rt.settings.dryRun ? nil : try rt.takeLock { request in
+            guard request == "force-delete" else { return "error: unknown request" }
+            return forceTarget.forceDelete()
+        }
+        defer { lock?.release() }
         let logger = rt.logger
         let metrics = AgentMetrics()
         MetricsSystem.bootstrap(metrics.factory)
@@ -62,6 +78,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw fail("\(error)", code: Exit.usage)
         }
+        forceTarget.set(daemon)
         var server: MetricsServer?
         if let address = rt.settings.metricsAddress {
             do {
@@ -83,7 +100,8 @@ struct Run: AsyncParsableCommand {
         }
         logger.notice("started", metadata: [
             "source": "\(firstSource.label)", "table": "\(rt.settings.table)", "protocol": "\(rt.settings.proto)",
-            "interval": "\(rt.settings.interval)s",
+            "interval": "\(rt.settings.interval)s", "max_delete": "\(rt.settings.deletionBrake)",
+            "mode": "\(rt.settings.dryRun ? "dry-run (writes nothing)" : "write")",
         ])
         let hup = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) { daemon.reload() }
@@ -105,4 +123,14 @@ final class FirstUse: Sendable {
     private let slot: Synchronization.Mutex<(any SnapshotSource)?>
     init(_ source: any SnapshotSource) { slot = .init(source) }
     func take() -> (any SnapshotSource)? { slot.withLock { s in defer { s = nil }; return s } }
+}
+
+/// The daemon that a `force-delete` request over the lock socket reaches (set once it exists).
+final class ForceTarget: Sendable {
+    private let slot = Synchronization.Mutex<Daemon?>(nil)
+    func set(_ d: Daemon) { slot.withLock { $0 = d } }
+    func forceDelete() -> String {
+        guard let d = slot.withLock({ $0 }) else { return "error: the daemon is still starting; try again" }
+        return d.forceDelete()
+    }
 }
