@@ -22,6 +22,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/tests/e2e/lib/assert.sh"
 
 AGENT=${MRA_AGENT:-$ROOT/.build/debug/metadata-route-agent}
+STANDIN=${MRA_STANDIN:-$ROOT/.build/debug/neutron-standin}
 ROUTERS=3000
 while (($#)); do
     case $1 in
@@ -57,7 +58,7 @@ in_ns() { ip netns exec "$NS" "$@"; }
 # --- Neutron stand-in: the one place that knows which stand-in serves the snapshot file. -----------
 NEUTRON_PORT=9696
 neutron_start() {
-    (exec ip netns exec "$NS" python3 -B "$ROOT/tests/e2e/fake-neutron.py" --snapshot "$SNAP" --port "$NEUTRON_PORT" 2>"$TMP/neutron.log") &
+    (exec ip netns exec "$NS" "$STANDIN" --snapshot "$SNAP" --port "$NEUTRON_PORT" --max-page 1000 2>"$TMP/neutron.log") &
     PIDS+=($!)
     local i
     for i in $(seq 1 100); do
@@ -268,10 +269,15 @@ DAEMON=$BG
 wait_until 20 grep -q "started" "$TMP/d4.log" || true
 printf 'interval: [\n' >"$TMP/config.yaml"
 kill -HUP "$DAEMON"
-sleep 2
-# (With the options' range validation merged, also send 'request-timeout: 1e10' here: finding 5.)
+wait_until 10 grep -q "reload failed" "$TMP/d4.log" || true
 expect_success "the daemon survives a broken configuration file" kill -0 "$DAEMON"
-expect_contains "and says it keeps the previous one" "keeping the previous configuration" "$(cat "$TMP/d4.log")"
+expect_contains "and says it keeps the running one" "keeping the running configuration" "$(cat "$TMP/d4.log")"
+# Finding 5: values that once passed validation and then trapped on an overflow (exit 132).
+printf 'interval: 2\nrequest-timeout: 1e10\nread-timeout: 1e300\n' >"$TMP/config.yaml"
+kill -HUP "$DAEMON"
+wait_until 10 test "$(grep -c "reload failed" "$TMP/d4.log")" -ge 2 || true
+expect_success "the daemon survives request-timeout 1e10 and read-timeout 1e300 by SIGHUP" kill -0 "$DAEMON"
+expect_contains "and names the allowed range" "must be between 0.001 and" "$(cat "$TMP/d4.log")"
 cloud ok "$ROUTERS"
 expect_success "it keeps working with the old configuration (the extra router's route goes)" wait_until 20 owned_is "$ROUTERS"
 expect_eq "no foreign route changed" "$FOREIGN" "$(foreign)"
