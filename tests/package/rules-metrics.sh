@@ -4,8 +4,8 @@
 #   1. every metric the core rule group uses is exposed (a histogram's _bucket/_sum/_count by its base name);
 #   2. every series the promtool tests feed for those metrics uses label names the agent really exposes;
 #   3. `promtool test rules` passes.
-# Metrics of the group "metadata-route-agent-safety-events" come with issues 12 and 14: when they are missing
-# they are listed as pending, and fail only with MRA_RULES_REQUIRE_ALL=1 (set it once both are merged).
+# Metrics of the group "metadata-route-agent-events" come with issue 14 (events): when they are missing
+# they are listed as pending, and fail only with MRA_RULES_REQUIRE_ALL=1 (set it once that work is merged).
 #   tests/package/rules-metrics.sh            (MRA_BIN=path/to/metadata-route-agent, default the debug build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -103,7 +103,7 @@ for group, names in groups.items():
         elif core or require_all == "1":
             print(f"FAIL: {name} is used by the rules ({group}) but the agent does not expose it"); failed = True
         else:
-            print(f"pending: {name} ({group}): added by issues 12/14, not exposed yet")
+            print(f"pending: {name} ({group}): added by issue 14, not exposed yet")
 
 # The promtool tests feed the core metrics with the agent's own label names.
 core_names = groups.get("metadata-route-agent", set())
