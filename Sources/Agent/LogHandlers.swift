@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import Model
 
 /// A swift-log handler that writes one line per event to stderr, as logfmt
 /// (`ts=… level=info msg="route added" dst=10.0.0.0/24 via=203.0.113.10 router=…`) or as JSON.
@@ -83,19 +84,5 @@ public struct LineLogHandler: LogHandler {
         return out + "\""
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += "\\u" + hex(u.value, width: 4) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { jsonQuoted(s) }
 }

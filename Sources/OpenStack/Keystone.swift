@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import NIOCore
+import Model
 import NIOHTTP1
 
 /// A token (or none) and the Neutron endpoint it goes with.
@@ -209,26 +210,7 @@ func parseKeystoneDate(_ text: String) -> Date? {
 /// JSON text of a request body built from dictionaries, arrays, strings, numbers and booleans (keys sorted).
 func jsonBytes(_ value: Any) -> [UInt8] {
     var out = ""
-    func string(_ s: String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
-    }
+    func string(_ s: String) { out += jsonQuoted(s) }
     func emit(_ v: Any) {
         switch v {
         case let d as [String: Any]:
