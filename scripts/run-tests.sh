@@ -96,6 +96,7 @@ if [ "$(id -u)" = 0 ] && [ -f tests/package/install-test.sh ]; then
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -f scripts/fuzz-amqp.sh ] && suite "fuzz AMQP decoder" bash scripts/fuzz-amqp.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -f scripts/fuzz-neutron.sh ] && suite "fuzz Neutron page decoder" bash scripts/fuzz-neutron.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -n "$rmq_started" ] && scripts/rabbitmq/stop.sh
 
 echo
