@@ -3,7 +3,7 @@
 # As root (CI), the kernel tests run for real in network namespaces; nothing is skipped.
 # Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
 # CLITests), the end-to-end metadata scenario, the BGP announcement test, short fuzz runs of the netlink
-# and AMQP decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real Keystone + Neutron
+# decoder, the AMQP decoder and the Neutron page decoder, a real RabbitMQ (root or CI: EventsTests' broker suite), a real Keystone + Neutron
 # (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1 skips it, saying so);
 # the alert rules (promtool, and the metrics they use on a running agent) and, as root, the Debian package installed into a minimal Debian 12 root (it builds the static
 # release binary once: the slowest suite).

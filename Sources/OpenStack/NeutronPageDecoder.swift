@@ -68,10 +68,23 @@ enum NeutronPageDecoder {
     struct Keys {
         let fields: [NeutronWire.Field]
         let names: [[UInt8]]
+        /// The slots of the required fields.
+        let required: [Int]
 
         init(_ shape: NeutronWire.Shape) {
             fields = shape.fields
             names = shape.fields.map { Array($0.name.utf8) }
+            required = shape.fields.indices.filter { shape.fields[$0].required }
+        }
+
+        /// The slots of `names`, in that order.
+        func slots(_ names: [String]) -> [Int] { names.map(slot) }
+
+        /// The first error of an object in the order its fields are read (`order`: slots).
+        static func first(_ errors: [DecodingError?], _ order: [Int]) -> DecodingError? {
+            if errors.isEmpty { return nil }
+            for i in order { if let e = errors[i] { return e } }
+            return nil
         }
 
         /// The table position of `name` (a programming error if the table lacks it).
@@ -96,6 +109,13 @@ enum NeutronPageDecoder {
     static let networkKeys = Keys(NeutronWire.networks.shape)
     static let gatewayKeys = Keys(NeutronWire.gateway)
     static let fixedIPKeys = Keys(NeutronWire.fixedIP)
+    // Each shape's slots in the order the reference (WireRouter…) reads them: errors surface in this order.
+    static let fixedIPOrder = fixedIPKeys.slots(["subnet_id", "ip_address"])
+    static let gatewayOrder = gatewayKeys.slots(["external_fixed_ips", "network_id", "enable_snat"])
+    static let routerOrder = routerKeys.slots(["external_gateway_info", "external_gateways", "id", "name", "project_id", "admin_state_up", "tags"])
+    static let portOrder = portKeys.slots(["fixed_ips", "id", "device_id", "device_owner"])
+    static let subnetOrder = subnetKeys.slots(["id", "network_id", "cidr", "project_id", "created_at", "subnetpool_id"])
+    static let networkOrder = networkKeys.slots(["id", "name", "router:external", "ipv4_address_scope", "ipv6_address_scope"])
 
     /// The cursor plus the coding path of the value under it (for error messages only).
     struct Reader {
@@ -149,10 +169,12 @@ enum NeutronPageDecoder {
                 do {
                     try member(&self, slot)
                 } catch let e as DecodingError {
+                    if errors.isEmpty { errors = Array(repeating: nil, count: keys.fields.count) }
                     errors[slot] = e
                     c.i = start
                     try c.skipValue()
                 } catch is JSONCursor.StringError {
+                    if errors.isEmpty { errors = Array(repeating: nil, count: keys.fields.count) }
                     errors[slot] = notJSON
                     c.i = start
                     try c.skipValue()
@@ -161,7 +183,9 @@ enum NeutronPageDecoder {
             }
             if let keyError { throw keyError }
             // Missing required fields: the caller reads the slots in the reference's order.
-            for (i, f) in keys.fields.enumerated() where f.required && seen & (1 << i) == 0 && errors[i] == nil {
+            for i in keys.required where seen & (1 << i) == 0 {
+                if errors.isEmpty { errors = Array(repeating: nil, count: keys.fields.count) }
+                let f = keys.fields[i]
                 errors[i] = .keyNotFound(AnyKey(f.name), .init(codingPath: path, debugDescription: "No value associated with key \(f.name)."))
             }
         }
@@ -330,17 +354,17 @@ enum NeutronPageDecoder {
 
         mutating func fixedIP() throws -> FixedIP {
             let k = NeutronPageDecoder.fixedIPKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.fixedIPOrder
+            var errors: [DecodingError?] = []
             var subnet: String?, ip: IPAddress?
             try object(k, WireFixedIP.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "subnet_id": subnet = try r.string()
-                case "ip_address": ip = try r.address()
+                switch slot {
+                case o[0]: subnet = try r.string()
+                case o[1]: ip = try r.address()
                 default: try r.c.skipValue()
                 }
             }
-            if let e = errors[k.slot("subnet_id")] { throw e }
-            if let e = errors[k.slot("ip_address")] { throw e }
+            if let e = Keys.first(errors, o) { throw e }
             return FixedIP(subnetID: subnet!, ipAddress: ip!)
         }
 
@@ -352,36 +376,36 @@ enum NeutronPageDecoder {
 
         mutating func gateway() throws -> ExternalGateway {
             let k = NeutronPageDecoder.gatewayKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.gatewayOrder
+            var errors: [DecodingError?] = []
             var network: String?, snat: Bool?, ips: [FixedIP]?
             try object(k, WireGateway.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "network_id": network = try r.string()
-                case "external_fixed_ips": ips = try r.fixedIPs()
-                case "enable_snat": snat = try r.c.readNull() ? nil : try r.bool()
+                switch slot {
+                case o[1]: network = try r.string()
+                case o[0]: ips = try r.fixedIPs()
+                case o[2]: snat = try r.c.readNull() ? nil : try r.bool()
                 default: try r.c.skipValue()
                 }
             }
-            if let e = errors[k.slot("external_fixed_ips")] { throw e }
-            if let e = errors[k.slot("network_id")] { throw e }
-            if let e = errors[k.slot("enable_snat")] { throw e }
+            if let e = Keys.first(errors, o) { throw e }
             return ExternalGateway(networkID: network!, enableSNAT: snat, fixedIPs: ips!)
         }
 
         mutating func router() throws -> Router {
             let k = NeutronPageDecoder.routerKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.routerOrder
+            var errors: [DecodingError?] = []
             var id: String?, name: String?, project: String?, up: Bool?, tags: [String]?
             var info: ExternalGateway?, list: [ExternalGateway]?
             try object(k, WireRouter.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "id": id = try r.string()
-                case "name": name = try r.optionalString()
-                case "project_id": project = try r.optionalString()
-                case "admin_state_up": up = try r.bool()
-                case "tags": tags = try r.c.readNull() ? nil : try r.strings()
-                case "external_gateway_info": info = try r.c.readNull() ? nil : try r.gateway()
-                case "external_gateways":
+                switch slot {
+                case o[2]: id = try r.string()
+                case o[3]: name = try r.optionalString()
+                case o[4]: project = try r.optionalString()
+                case o[5]: up = try r.bool()
+                case o[6]: tags = try r.c.readNull() ? nil : try r.strings()
+                case o[0]: info = try r.c.readNull() ? nil : try r.gateway()
+                case o[1]:
                     if try !r.c.readNull() {
                         var out: [ExternalGateway] = []
                         try r.array([WireGateway].self, elementType: [String: Any].self, into: &out) { try $0.gateway() }
@@ -390,71 +414,66 @@ enum NeutronPageDecoder {
                 default: try r.c.skipValue()
                 }
             }
-            for name in ["external_gateway_info", "external_gateways", "id", "name", "project_id", "admin_state_up", "tags"] {
-                if let e = errors[k.slot(name)] { throw e }
-            }
+            if let e = Keys.first(errors, o) { throw e }
             return Router(id: id!, name: name ?? "", projectID: project ?? "", adminStateUp: up!, tags: tags ?? [],
                           gateways: NeutronWire.foldGateways(info: info, list: list ?? []))
         }
 
         mutating func port() throws -> RouterPort {
             let k = NeutronPageDecoder.portKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.portOrder
+            var errors: [DecodingError?] = []
             var id: String?, device: String?, owner: String?, ips: [FixedIP]?
             try object(k, WirePort.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "id": id = try r.optionalString()
-                case "device_id": device = try r.string()
-                case "device_owner": owner = try r.string()
-                case "fixed_ips": ips = try r.fixedIPs()
+                switch slot {
+                case o[1]: id = try r.optionalString()
+                case o[2]: device = try r.string()
+                case o[3]: owner = try r.string()
+                case o[0]: ips = try r.fixedIPs()
                 default: try r.c.skipValue()
                 }
             }
-            for name in ["fixed_ips", "id", "device_id", "device_owner"] {
-                if let e = errors[k.slot(name)] { throw e }
-            }
+            if let e = Keys.first(errors, o) { throw e }
             return RouterPort(id: id ?? "", deviceID: device!, deviceOwner: owner!, fixedIPs: ips!)
         }
 
         mutating func subnet() throws -> Subnet {
             let k = NeutronPageDecoder.subnetKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.subnetOrder
+            var errors: [DecodingError?] = []
             var id: String?, network: String?, cidr: IPPrefix?, project: String?, created: String?, pool: String?
             try object(k, WireSubnet.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "id": id = try r.string()
-                case "network_id": network = try r.optionalString()
-                case "cidr": cidr = try r.prefix()
-                case "project_id": project = try r.optionalString()
-                case "created_at": created = try r.optionalString()
-                case "subnetpool_id": pool = try r.optionalString()
+                switch slot {
+                case o[0]: id = try r.string()
+                case o[1]: network = try r.optionalString()
+                case o[2]: cidr = try r.prefix()
+                case o[3]: project = try r.optionalString()
+                case o[4]: created = try r.optionalString()
+                case o[5]: pool = try r.optionalString()
                 default: try r.c.skipValue()
                 }
             }
-            for name in ["id", "network_id", "cidr", "project_id", "created_at", "subnetpool_id"] {
-                if let e = errors[k.slot(name)] { throw e }
-            }
+            if let e = Keys.first(errors, o) { throw e }
             return Subnet(id: id!, networkID: network ?? "", cidr: cidr!, projectID: project ?? "", createdAt: created ?? "",
                           subnetpoolID: pool)
         }
 
         mutating func network() throws -> Network {
             let k = NeutronPageDecoder.networkKeys
-            var errors = [DecodingError?](repeating: nil, count: k.fields.count)
+            let o = NeutronPageDecoder.networkOrder
+            var errors: [DecodingError?] = []
             var id: String?, name: String?, external: Bool?, v4: String?, v6: String?
             try object(k, WireNetwork.self, &errors) { r, slot in
-                switch k.fields[slot].name {
-                case "id": id = try r.string()
-                case "name": name = try r.optionalString()
-                case "router:external": external = try r.c.readNull() ? nil : try r.bool()
-                case "ipv4_address_scope": v4 = try r.optionalString()
-                case "ipv6_address_scope": v6 = try r.optionalString()
+                switch slot {
+                case o[0]: id = try r.string()
+                case o[1]: name = try r.optionalString()
+                case o[2]: external = try r.c.readNull() ? nil : try r.bool()
+                case o[3]: v4 = try r.optionalString()
+                case o[4]: v6 = try r.optionalString()
                 default: try r.c.skipValue()
                 }
             }
-            for name in ["id", "name", "router:external", "ipv4_address_scope", "ipv6_address_scope"] {
-                if let e = errors[k.slot(name)] { throw e }
-            }
+            if let e = Keys.first(errors, o) { throw e }
             return Network(id: id!, name: name ?? "", isExternal: external ?? false, ipv4AddressScope: v4, ipv6AddressScope: v6)
         }
     }
