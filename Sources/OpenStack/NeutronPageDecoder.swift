@@ -179,7 +179,7 @@ enum NeutronPageDecoder {
                     c.i = start
                     try c.skipValue()
                 }
-                path.removeSubrange(depth...)
+                while path.count > depth { path.removeLast() }
             }
             if let keyError { throw keyError }
             // Missing required fields: the caller reads the slots in the reference's order.

@@ -3,6 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The page is not JSON at all (structure broken, truncated, trailing garbage). Reported as
 /// Foundation's `dataCorrupted` at the top level: "the body is not JSON".
@@ -148,6 +153,15 @@ struct JSONCursor {
     mutating func skipString() throws -> Range<Int> {
         i += 1
         let start = i
+        // Fast path: the closing quote found with memchr, and no backslash before it.
+        if let base = bytes.baseAddress, i < bytes.count,
+           let q = memchr(base + i, Int32(UInt8(ascii: "\"")), bytes.count - i) {
+            let end = base.distance(to: UnsafeRawPointer(q))
+            if memchr(base + i, Int32(UInt8(ascii: "\\")), end - i) == nil {
+                i = end + 1
+                return start..<end
+            }
+        }
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
