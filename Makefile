@@ -46,6 +46,7 @@ bench:
 fuzz:
 	bash scripts/fuzz-netlink.sh 60
 	bash scripts/fuzz-amqp.sh 60
+	bash scripts/fuzz-neutron.sh 60
 
 clean:
 	rm -rf .build .build-* dist

@@ -4,7 +4,7 @@
 # Suites: swift test (unit, kernel, API client, agent, and the command line run for real in namespaces:
 # CLITests), the end-to-end metadata scenario, the chaos suite (tests/chaos: kill -9, two writers,
 # empty/inconsistent answers, slowloris, link flaps, bad SIGHUP), the BGP announcement test, short fuzz runs
-# of the netlink and AMQP decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real
+# of the netlink, AMQP and Neutron page decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real
 # Keystone + Neutron (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1
 # skips it, saying so); the alert rules (promtool, and the metrics they use on a running agent) and, as
 # root, the Debian package installed into a minimal Debian 12 root (it builds the static release binary
@@ -99,6 +99,7 @@ if [ "$(id -u)" = 0 ] && [ -f tests/package/install-test.sh ]; then
 fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -f scripts/fuzz-amqp.sh ] && suite "fuzz AMQP decoder" bash scripts/fuzz-amqp.sh "${MRA_FUZZ_SECONDS:-20}"
+[ -f scripts/fuzz-neutron.sh ] && suite "fuzz Neutron page decoder" bash scripts/fuzz-neutron.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -n "$rmq_started" ] && scripts/rabbitmq/stop.sh
 
 echo

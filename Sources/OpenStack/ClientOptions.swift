@@ -19,6 +19,9 @@ public struct ClientOptions: Sendable {
     public var maxResponseBytes: Int
     /// Renew the Keystone token this long before `expires_at` (at most half the token's lifetime).
     public var tokenRenewalMargin: Duration
+    /// List only the external networks (`router:external=True`); off when the planner needs the
+    /// tenant networks too (address-scope mode).
+    public var externalNetworksOnly = true
 
     public init(connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(30), maxRetries: Int = 4,
                 backoffBase: Duration = .milliseconds(500), backoffCap: Duration = .seconds(8),

@@ -91,10 +91,10 @@ public final class NeutronClient: Sendable {
         let auth = try await currentAuth()
         var snapshot = CloudSnapshot()
         try await withThrowingTaskGroup(of: Part.self) { group in
-            group.addTask { .routers(try await self.list(NeutronWire.routers, WireRouter.self, auth: auth).map(\.model)) }
-            group.addTask { .ports(try await self.list(NeutronWire.ports, WirePort.self, auth: auth).map(\.model)) }
-            group.addTask { .subnets(try await self.list(NeutronWire.subnets, WireSubnet.self, auth: auth).map(\.model)) }
-            group.addTask { .networks(try await self.list(NeutronWire.networks, WireNetwork.self, auth: auth).map(\.model)) }
+            group.addTask { .routers(try await self.list(NeutronWire.routers, NeutronPageDecoder.routers, auth: auth)) }
+            group.addTask { .ports(try await self.list(NeutronWire.ports, NeutronPageDecoder.ports, auth: auth)) }
+            group.addTask { .subnets(try await self.list(NeutronWire.subnets, NeutronPageDecoder.subnets, auth: auth)) }
+            group.addTask { .networks(try await self.listNetworks(auth: auth)) }
             for try await part in group {
                 switch part {
                 case .routers(let r): snapshot.routers = r
@@ -119,7 +119,7 @@ public final class NeutronClient: Sendable {
     func checkAuthentication() async throws -> String {
         let auth = try await currentAuth()
         let start = ContinuousClock.now
-        _ = try await list(NeutronWire.routers, WireRouter.self, fields: ["id", "admin_state_up"], auth: auth, onePage: true, limit: 1)
+        _ = try await list(NeutronWire.routers, NeutronPageDecoder.routers, fields: ["id", "admin_state_up"], auth: auth, onePage: true, limit: 1)
         let ms = Transport.milliseconds(ContinuousClock.now - start)
         return "\(auth.summary); network endpoint \(redactURL(auth.endpoint)) answered in \(ms) ms (\(config.source))"
     }
@@ -132,14 +132,14 @@ public final class NeutronClient: Sendable {
 
     // MARK: - Lists
 
-    /// All items of a collection, following next links: the resource's filters (and `extra` ones, such as
+    /// All items of a collection, following next links: the resource's filters (and `filters`, such as
     /// `id=` lists), and its requested fields unless `fields` names others.
-    func list<Item: Decodable & Sendable>(_ resource: NeutronWire.Resource, _ type: Item.Type, filters extra: [(String, String)] = [],
-                                          fields: [String]? = nil, auth initial: AuthState, onePage: Bool = false,
-                                          limit: Int? = nil) async throws -> [Item] {
+    func list<Item: Sendable>(_ resource: NeutronWire.Resource, _ decode: (UnsafeRawBufferPointer) throws -> NeutronPageDecoder.Page<Item>,
+                              fields: [String]? = nil, filters: [(String, String)] = [],
+                              auth initial: AuthState, onePage: Bool = false, limit: Int? = nil) async throws -> [Item] {
         let collection = resource.collection
         let path = "/v2.0/" + collection
-        var items: [(String, String)] = resource.filters + extra
+        var items: [(String, String)] = resource.filters + filters
         items += (fields ?? resource.requestedFields).map { ("fields", $0) }
         items.append(("limit", String(limit ?? options.pageSize)))
         var query = Self.encodeQuery(items)
@@ -157,11 +157,9 @@ public final class NeutronClient: Sendable {
             }
             let (body, newAuth) = try await get(collection: collection, query: query, auth: auth)
             auth = newAuth
-            let page: ListPage<Item>
+            let page: NeutronPageDecoder.Page<Item>
             do {
-                let decoder = JSONDecoder()
-                decoder.userInfo[listCollectionKey] = collection
-                page = try decoder.decode(ListPage<Item>.self, from: Data(body.body.readableBytesView))
+                page = try body.body.withUnsafeReadableBytes { try decode($0) }
             } catch let e as DecodingError {
                 throw OpenStackError.invalidResponse(service: "Neutron", path: path,
                                                      detail: describeDecodingError(e, contentType: body.headers.first(name: "Content-Type"), bytes: body.body.readableBytes))
@@ -266,5 +264,18 @@ struct ListPage<Item: Decodable>: Decodable {
         items = try c.decode([Item].self, forKey: AnyKey(name))
         let links = try c.decodeIfPresent([Link].self, forKey: AnyKey(name + "_links")) ?? []
         next = links.first(where: { $0.rel == "next" })?.href
+    }
+}
+
+extension NeutronClient {
+    /// The networks of a read: only the external ones (`router:external=True`, filtered by Neutron,
+    /// and checked again here) unless `ClientOptions.externalNetworksOnly` is off (address-scope mode
+    /// needs the tenant networks' address scopes).
+    func listNetworks(auth: AuthState) async throws -> [Network] {
+        guard options.externalNetworksOnly else {
+            return try await list(NeutronWire.networks, NeutronPageDecoder.networks, auth: auth)
+        }
+        let all = try await list(NeutronWire.networks, NeutronPageDecoder.networks, filters: [("router:external", "True")], auth: auth)
+        return all.filter(\.isExternal)
     }
 }

@@ -114,12 +114,15 @@ extension NeutronClient {
             if check.isConsistent { return s }
             guard round < 3 else { break }
             logger.notice("Neutron read has gaps; reading the missing objects by ID", metadata: ["gaps": "\(check.summary)"])
-            let routers = try await fetch(ids: check.missingRouters, NeutronWire.routers, WireRouter.self, id: \.model.id, auth: auth)
-            let subnets = try await fetch(ids: check.missingSubnets, NeutronWire.subnets, WireSubnet.self, id: \.model.id, auth: auth)
-            let networks = try await fetch(ids: check.missingNetworks, NeutronWire.networks, WireNetwork.self, id: \.model.id, auth: auth)
-            s.routers += routers.found.map(\.model)
-            s.subnets += subnets.found.map(\.model)
-            s.networks += networks.found.map(\.model)
+            let routers = try await fetch(ids: check.missingRouters, NeutronWire.routers, NeutronPageDecoder.routers,
+                                          single: WireRouter.self, model: \.model, id: \.id, auth: auth)
+            let subnets = try await fetch(ids: check.missingSubnets, NeutronWire.subnets, NeutronPageDecoder.subnets,
+                                          single: WireSubnet.self, model: \.model, id: \.id, auth: auth)
+            let networks = try await fetch(ids: check.missingNetworks, NeutronWire.networks, NeutronPageDecoder.networks,
+                                           single: WireNetwork.self, model: \.model, id: \.id, auth: auth)
+            s.routers += routers.found
+            s.subnets += subnets.found
+            s.networks += networks.found
             s = ReadConsistency.dropping(routers: routers.gone, subnets: subnets.gone, networks: networks.gone, from: s)
             if !(routers.gone.isEmpty && subnets.gone.isEmpty && networks.gone.isEmpty) {
                 logger.info("objects deleted during the read; their references are dropped", metadata: [
@@ -134,8 +137,10 @@ extension NeutronClient {
     /// missing are asked for alone, where 404 means gone. Beyond that, absence from an `id=` list Neutron
     /// answered counts as gone too (so an empty router list costs at most 50 single GETs per kind, not one
     /// per router; the deletion brake guards what follows).
-    func fetch<Item: Decodable & Sendable>(ids: Set<String>, _ resource: NeutronWire.Resource, _ type: Item.Type,
-                                           id: KeyPath<Item, String>, auth: AuthState) async throws -> (found: [Item], gone: Set<String>) {
+    func fetch<Item: Sendable, Wire: Decodable & Sendable>(
+        ids: Set<String>, _ resource: NeutronWire.Resource, _ decode: (UnsafeRawBufferPointer) throws -> NeutronPageDecoder.Page<Item>,
+        single: Wire.Type, model: (Wire) -> Item, id: KeyPath<Item, String>, auth: AuthState
+    ) async throws -> (found: [Item], gone: Set<String>) {
         guard !ids.isEmpty else { return ([], []) }
         let sorted = ids.sorted()
         var found: [String: Item] = [:]
@@ -143,7 +148,7 @@ extension NeutronClient {
         while start < sorted.count {
             let batch = Array(sorted[start..<min(start + Self.idsPerRequest, sorted.count)])
             start += batch.count
-            let items = try await list(resource, type, filters: batch.map { ("id", $0) }, auth: auth)
+            let items = try await list(resource, decode, filters: batch.map { ("id", $0) }, auth: auth)
             let wanted = Set(batch)
             for item in items where wanted.contains(item[keyPath: id]) { found[item[keyPath: id]] = item }
         }
@@ -153,8 +158,8 @@ extension NeutronClient {
                 gone.insert(missing)
                 continue
             }
-            if let item = try await getOne(resource, id: missing, type: type, auth: auth) {
-                found[missing] = item
+            if let item = try await getOne(resource, id: missing, type: single, auth: auth) {
+                found[missing] = model(item)
             } else {
                 gone.insert(missing)
             }

@@ -89,6 +89,7 @@ struct Runtime {
         var options = ClientOptions()
         options.pageSize = settings.pageSize
         options.requestTimeout = .seconds(clamping: settings.requestTimeout)
+        options.externalNetworksOnly = !settings.addressScope
         let client = try NeutronClient(config: config, options: options, logger: logger)
         return DeadlineSource(NeutronAPISource(client: client, label: config.source), timeout: .seconds(clamping: settings.readTimeout))
     }
