@@ -19,6 +19,8 @@ export RABBITMQ_DIST_PORT=$((mra_rmq_port + 20000))
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 export ERL_EPMD_ADDRESS=127.0.0.1
 export ERL_EPMD_PORT=${MRA_RABBITMQ_EPMD_PORT:-4371}
+# A node that fails to start writes its crash dump here, not into the working directory.
+export ERL_CRASH_DUMP="$mra_rmq_dir/erl_crash.dump"
 mra_rmq_bin=/usr/lib/rabbitmq/bin
 # What the tests read (EventsTests' broker suite): the URL without password, the password separately.
 export MRA_RABBITMQ_URL="amqp://guest@127.0.0.1:$mra_rmq_port/"
