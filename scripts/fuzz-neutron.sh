@@ -13,7 +13,7 @@ mkdir -p "$out/corpus" "$out/src"
 # The decoder, the wire table and Model compile as one module (`import Model` dropped from the copies).
 rm -f "$out/src/"*.swift
 cp "$root"/Sources/Model/*.swift "$out/src/"
-for f in StreamingJSON NeutronPageDecoder NeutronWire; do
+for f in StreamingJSON NeutronPageDecoder NeutronWire ListPage; do
     sed 's/^import Model$//' "$root/Sources/OpenStack/$f.swift" > "$out/src/$f.swift"
 done
 cp "$root"/Fuzz/NeutronPageFuzz/*.swift "$out/src/"

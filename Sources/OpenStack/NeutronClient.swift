@@ -236,37 +236,6 @@ public final class NeutronClient: Sendable {
     }
 }
 
-// MARK: - Decoding
-
-let listCollectionKey = CodingUserInfoKey(rawValue: "mra.collection")!
-
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(_ s: String) { stringValue = s }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
-}
-
-/// `{"<collection>": [...], "<collection>_links": [{"rel": "next", "href": ...}]}`
-struct ListPage<Item: Decodable>: Decodable {
-    var items: [Item]
-    var next: String?
-
-    struct Link: Decodable {
-        let rel: String
-        let href: String
-    }
-
-    init(from decoder: any Decoder) throws {
-        let name = decoder.userInfo[listCollectionKey] as? String ?? ""
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        items = try c.decode([Item].self, forKey: AnyKey(name))
-        let links = try c.decodeIfPresent([Link].self, forKey: AnyKey(name + "_links")) ?? []
-        next = links.first(where: { $0.rel == "next" })?.href
-    }
-}
-
 extension NeutronClient {
     /// The networks of a read: only the external ones (`router:external=True`, filtered by Neutron,
     /// and checked again here) unless `ClientOptions.externalNetworksOnly` is off (address-scope mode

@@ -1,6 +1,12 @@
-// What the page decoder and the reference types use from NeutronClient.swift (which needs NIO and so is
-// not part of the fuzz build): the coding key and the list page of the JSONDecoder path.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+
+// The envelope of a Neutron list page for Foundation's JSONDecoder: `{"<collection>": [...], "<collection>_links": …}`.
+// The JSONDecoder path is the reference the streaming page decoder is checked
+// against (NeutronPageDifferentialTests, scripts/fuzz-neutron.sh, which compiles this file as it is).
 
 let listCollectionKey = CodingUserInfoKey(rawValue: "mra.collection")!
 
@@ -12,6 +18,7 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
 }
 
+/// `{"<collection>": [...], "<collection>_links": [{"rel": "next", "href": ...}]}`
 struct ListPage<Item: Decodable>: Decodable {
     var items: [Item]
     var next: String?
