@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 import RoutePlanner
 import Synchronization
@@ -154,7 +161,7 @@ public func ownProjectWarning(_ project: String) -> String {
 extension Duration {
     /// `90s`, `10m`, `1h`, `2h30m`, or a number of seconds; nil when none.
     public static func parseHuman(_ text: String) -> Duration? {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let t = text.trimmingWhitespace.lowercased()
         if let s = Double(t), s.isFinite, s >= 0, s <= 31_536_000 { return .milliseconds(Int64(s * 1000)) }
         var total = 0.0, number = ""
         for c in t {

@@ -1,5 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Netlink
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -17,8 +25,7 @@ import Musl
 /// (`sync --force-delete` while a daemon runs).
 public final class TableLock: @unchecked Sendable {
     private let fd: Int32
-    private let closed = NSLock()
-    private var isClosed = false
+    private let isClosed = Mutex(false)
     public let name: String
 
     /// The socket name (without the leading NUL) for a table and protocol.
@@ -79,10 +86,10 @@ public final class TableLock: @unchecked Sendable {
             throw .system("cannot enter network namespace \(netns ?? "-") for the lock: \(error)")
         }
         let lock = TableLock(fd: fd, name: name)
-        let thread = Thread { lock.serve(onRequest) }
-        thread.name = "mra-lock"
-        thread.stackSize = 256 * 1024
-        thread.start()
+        guard startThread(name: "mra-lock", { lock.serve(onRequest) }) else {
+            lock.release()
+            throw .system("cannot start the lock's thread")
+        }
         return lock
     }
 
@@ -114,11 +121,11 @@ public final class TableLock: @unchecked Sendable {
 
     /// Releases the lock (also done by the kernel when the process ends).
     public func release() {
-        closed.lock()
-        defer { closed.unlock() }
-        guard !isClosed else { return }
-        isClosed = true
-        shutdown(fd, Int32(SHUT_RDWR))
+        let first = isClosed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        if first { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private func serve(_ onRequest: @Sendable (String) -> String) {

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Model
 
 /// The four lists of one read are taken at slightly different moments, so on a busy cloud they can
@@ -167,13 +174,28 @@ extension NeutronClient {
         return (sorted.compactMap { found[$0] }, gone)
     }
 
+    /// An ID as one path segment: everything but RFC 3986's unreserved characters is percent-encoded, so no
+    /// `/`, `?` or `#` in a hostile ID can change the request's path.
+    static func percentEncodePathSegment(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let h = String(b, radix: 16, uppercase: true)
+                out += "%" + (h.count < 2 ? "0" : "") + h
+            }
+        }
+        return out
+    }
+
     /// `GET /v2.0/<collection>/<id>`: the object, or nil on 404.
     func getOne<Item: Decodable & Sendable>(_ resource: NeutronWire.Resource, id: String, type: Item.Type,
                                             auth: AuthState) async throws -> Item? {
         let collection = resource.collection, singular = resource.member, fields = resource.requestedFields
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/?#")
-        let escaped = id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id
+        let escaped = Self.percentEncodePathSegment(id)
         do {
             let (body, _) = try await get(collection: collection + "/" + escaped, query: Self.encodeQuery(fields.map { ("fields", $0) }), auth: auth)
             let decoder = JSONDecoder()

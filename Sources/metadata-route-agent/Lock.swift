@@ -1,5 +1,12 @@
 import Agent
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Runtime {
     /// Where the lock lives, for messages.
