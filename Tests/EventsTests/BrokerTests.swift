@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Events
 
 /// The real RabbitMQ started by scripts/rabbitmq/start.sh (scripts/run-tests.sh exports its variables).
@@ -20,18 +21,9 @@ enum Broker {
     /// rabbitmqctl on the test node.
     @discardableResult
     static func ctl(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: env["MRA_RABBITMQ_CTL"] ?? "scripts/rabbitmq/ctl.sh")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw AMQPError.invalidRequest("rabbitmqctl \(args.joined(separator: " ")): \(text)") }
-        return text
+        let r = try runProgram(env["MRA_RABBITMQ_CTL"] ?? "scripts/rabbitmq/ctl.sh", args)
+        guard r.succeeded else { throw AMQPError.invalidRequest("rabbitmqctl \(args.joined(separator: " ")): \(r.stdout)\(r.stderr)") }
+        return r.stdout
     }
 
     /// Declares an exchange the way Neutron's oslo.messaging does: topic, not durable, not auto-delete.
