@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], exclude: ["README.md"]),
         .target(name: "Agent", dependencies: [
-            "Model", "Netlink", "OpenStack", "RoutePlanner",
+            "Model", "Netlink", "OpenStack", "RoutePlanner", "Events",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,7 +62,7 @@ let package = Package(
             "SimpleYAML",
         ], exclude: ["README.md"]),
         .executableTarget(name: "metadata-route-agent", dependencies: [
-            "Agent", "Model", "OpenStack", "RoutePlanner",
+            "Agent", "Model", "OpenStack", "RoutePlanner", "Events",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -109,7 +109,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink",
+            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink", "Events",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

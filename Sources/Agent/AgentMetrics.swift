@@ -28,6 +28,14 @@ import Synchronization
 /// | `mra_consecutive_read_failures` | gauge | failed reads in a row (0 = healthy; > 0 = failing static) |
 /// | `mra_self_heal_total` | counter | reconciles triggered by a kernel event on an owned route or nexthop |
 /// | `mra_deletions_held` | gauge | route deletions the deletion brake holds for an operator (`sync --force-delete`) |
+/// | `mra_full_reads_total{reason}` | counter | full reads of Neutron by reason (`start`, `interval`, `poll`, `safety_net`, `binding`, `reconnect`, `storm`, …) |
+/// | `mra_seconds_since_full_read` | gauge | seconds since the last successful full read began |
+/// | `mra_events_broker_connected` | gauge | 1 while bound to the broker and consuming, else 0 (polling); absent without `--events-url` |
+/// | `mra_events_received_total{event_type,outcome}` | counter | notifications by event type (the handled ones, else `other`) and outcome (`handled`, `ignored`, `malformed`) |
+/// | `mra_events_lag_seconds` | histogram | now − the notification's timestamp, when it arrives |
+/// | `mra_targeted_reads_total{result}` | counter | targeted re-reads of changed routers (`ok`, `failed`) |
+/// | `mra_targeted_read_routers_total` | counter | routers re-read by them |
+/// | `mra_events_unannounced_changes_total` | counter | routers a safety-net read found changed though no notification said so |
 public final class AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
@@ -38,6 +46,10 @@ public final class AgentMetrics: Sendable {
     private let readFailures: CoreMetrics.Gauge
     private let selfHeal: CoreMetrics.Counter
     private let refusedReasons = Mutex<Set<String>>([])
+    private let lag: Metrics.Timer
+    private let sinceFullRead: CoreMetrics.Gauge
+    /// Asked at every scrape for `mra_seconds_since_full_read` (set by the daemon).
+    private let fullReadAge = Mutex<(@Sendable () -> Double?)?>(nil)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -46,7 +58,13 @@ public final class AgentMetrics: Sendable {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
+        f.durationHistogramBuckets["mra_events_lag_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
         factory = f
+        lag = Metrics.Timer(label: "mra_events_lag_seconds", factory: f)
+        sinceFullRead = CoreMetrics.Gauge(label: "mra_seconds_since_full_read", factory: f)
         desired = CoreMetrics.Gauge(label: "mra_routes_desired", factory: f)
         installed = CoreMetrics.Gauge(label: "mra_routes_installed", factory: f)
         duration = Metrics.Timer(label: "mra_reconcile_duration_seconds", factory: f)
@@ -100,6 +118,38 @@ public final class AgentMetrics: Sendable {
         CoreMetrics.Counter(label: "mra_reconciles_total", dimensions: [("result", result)], factory: factory).increment()
     }
 
+    /// Where `mra_seconds_since_full_read` comes from (read at every scrape).
+    public func setFullReadAge(_ age: @escaping @Sendable () -> Double?) { fullReadAge.withLock { $0 = age } }
+
+    public func recordFullRead(reason: String) {
+        CoreMetrics.Counter(label: "mra_full_reads_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    public func recordBrokerConnected(_ connected: Bool) {
+        CoreMetrics.Gauge(label: "mra_events_broker_connected", factory: factory).record(connected ? 1 : 0)
+    }
+
+    /// One notification: its event type's label (`EventMapping.label`) and what became of it.
+    public func recordEvent(type: String, outcome: String) {
+        CoreMetrics.Counter(label: "mra_events_received_total", dimensions: [("event_type", type), ("outcome", outcome)], factory: factory).increment()
+    }
+
+    public func recordEventLag(seconds: Double) {
+        lag.recordNanoseconds(Int64(max(0, min(seconds, 1e6)) * 1e9))
+    }
+
+    public func recordTargetedRead(ok: Bool, routers: Int) {
+        CoreMetrics.Counter(label: "mra_targeted_reads_total", dimensions: [("result", ok ? "ok" : "failed")], factory: factory).increment()
+        if ok { CoreMetrics.Counter(label: "mra_targeted_read_routers_total", factory: factory).increment(by: routers) }
+    }
+
+    public func recordUnannouncedChanges(_ routers: Int) {
+        CoreMetrics.Counter(label: "mra_events_unannounced_changes_total", factory: factory).increment(by: routers)
+    }
+
     /// The Prometheus text exposition of every metric.
-    public func exposition() -> String { registry.emitToString() }
+    public func exposition() -> String {
+        if let age = fullReadAge.withLock({ $0 })?() { sinceFullRead.record(age) }
+        return registry.emitToString()
+    }
 }

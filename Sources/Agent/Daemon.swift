@@ -8,6 +8,7 @@ import Glibc
 #endif
 import Logging
 import Model
+import OpenStack
 import RoutePlanner
 import ServiceLifecycle
 import Synchronization
@@ -22,6 +23,12 @@ public enum Wakeup: Sendable, Hashable {
     case reload
     /// SIGTERM/SIGINT.
     case shutdown
+    /// A notification said routers changed (their IDs wait in the daemon's pending set).
+    case routersChanged
+    /// A full read was asked for: the broker (re)connected, or an external network changed.
+    case fullReadRequested
+    /// The notification stream went up or down: the next full read is due at another time.
+    case reschedule
 }
 
 /// A one-slot-per-kind mailbox: posts from any thread, one async waiter with a deadline.
@@ -99,6 +106,25 @@ public final class Daemon: Service, Sendable {
         var consecutiveFailures = 0
         var knownRefusals: Set<String> = []
         var cycles = 0
+        /// Routers notifications said changed, not re-read yet.
+        var pendingRouters: Set<String> = []
+        /// Why a full read was asked for (nil: none asked).
+        var fullReadWanted: String?
+        /// The notification stream's state (`.off` without --events-url).
+        var events: EventsState = .off
+        /// The stream stayed connected since the last full read began (so a difference that read finds was never announced).
+        var connectedThroughout = false
+        /// Start and duration of the last full read (the next one waits at least `readLoadFactor` × its duration).
+        var lastFullStart: Duration?
+        var lastFullDuration: Duration = .zero
+        var lastFullSuccess: Duration?
+        /// What the notification mapping needs of the last snapshot.
+        var eventContext = EventContext()
+        /// The subnet IDs of the last snapshot (a targeted re-read skips those).
+        var knownSubnets: Set<String> = []
+        /// Safety-net reads in a row that found changes no notification announced.
+        var unannouncedStreak = 0
+        var stretchLogged = false
         /// Tests waiting for the loop to finish a number of cycles.
         var cycleWaiters: [(cycles: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
@@ -114,6 +140,13 @@ public final class Daemon: Service, Sendable {
     public let clock: any AgentClock
     /// How long a burst of kernel events may settle before the replan.
     static let settleTime = Duration.milliseconds(50)
+    /// How long notifications are gathered before one targeted re-read of every router they named.
+    static let coalesceTime = Duration.milliseconds(30)
+    /// Above this many changed routers at once (an L3-HA failover storm), one full read is cheaper.
+    static let stormThreshold = 300
+    /// A full read starts no sooner than this many times the last one's duration after it started, whatever the
+    /// interval: the agent never keeps a Neutron worker busy more than a tenth of the time.
+    static let readLoadFactor = 10.0
     /// The deletion brake's and the scope check's state.
     public let safeguards: Safeguards
 
@@ -139,6 +172,43 @@ public final class Daemon: Service, Sendable {
     public func reload() { mailbox.post(.reload) }
     /// Asks the loop to stop after the reconcile in progress.
     public func stop() { mailbox.post(.shutdown) }
+
+    /// A notification said these routers changed: they are re-read together after a short coalescing wait.
+    public func routersChanged(_ ids: Set<String>) {
+        guard !ids.isEmpty else { return }
+        state.withLock { $0.pendingRouters.formUnion(ids) }
+        mailbox.post(.routersChanged)
+    }
+
+    /// Asks for a full read as soon as the read-load limit allows.
+    public func requestFullRead(reason: String) {
+        state.withLock { s in if s.fullReadWanted == nil { s.fullReadWanted = reason } }
+        mailbox.post(.fullReadRequested)
+    }
+
+    /// The notification stream's state changed (the follower calls this).
+    public func eventsStateChanged(_ new: EventsState) {
+        let old = state.withLock { s -> EventsState in
+            let old = s.events
+            s.events = new
+            if new != .connected { s.connectedThroughout = false }
+            return old
+        }
+        metrics?.recordBrokerConnected(new == .connected)
+        guard old != new else { return }
+        if new == .connected {
+            // Changes made while nobody listened were never published: read everything once the binding exists.
+            requestFullRead(reason: old == .connecting ? "binding" : "reconnect")
+        } else {
+            mailbox.post(.reschedule)
+        }
+    }
+
+    /// What the notification mapping needs to judge an event (from the last snapshot).
+    public var eventContext: EventContext { state.withLock { $0.eventContext } }
+
+    /// How the daemon learns Neutron's changes now, for /readyz and check.
+    public var eventsState: EventsState { state.withLock { $0.events } }
     /// Operator confirmation (`sync --force-delete`): a full reconcile now that carries out held deletions.
     public func forceDelete() -> String {
         let held = safeguards.held.count
@@ -147,16 +217,26 @@ public final class Daemon: Service, Sendable {
         return "ok: PID \(getpid()) carries out its \(held) held deletion(s) now"
     }
 
-    /// Ready when a reconcile read everything within the last three intervals.
+    /// Ready when a reconcile read everything within the last three intervals (three resync intervals while
+    /// notifications flow, or three times the stretched interval when reads are slow).
     public func readiness() -> (Bool, String) {
         let now = clock.now
         return state.withLock { s in
             guard let last = s.lastSuccess else { return (false, "not ready: no successful sync yet") }
             let age = now - last
-            let limit = Duration.seconds(clamping: 3 * s.settings.interval)
-            if age <= limit { return (true, "ready: last successful sync \(humanDuration(age)) ago" + heldNote(safeguards.held.count)) }
-            return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * s.settings.interval)) s)")
+            let period = max(s.events == .connected ? s.settings.resyncInterval : s.settings.interval,
+                             Self.readLoadFactor * seconds(s.lastFullDuration))
+            let limit = Duration.seconds(clamping: 3 * period)
+            let note = heldNote(safeguards.held.count) + s.events.readinessNote(interval: s.settings.interval)
+            if age <= limit { return (true, "ready: last successful sync \(humanDuration(age)) ago" + note) }
+            return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * period)) s)" + note)
         }
+    }
+
+    /// Seconds since the last successful full read (nil before the first), for `mra_seconds_since_full_read`.
+    public func secondsSinceFullRead() -> Double? {
+        let now = clock.now
+        return state.withLock { s in s.lastFullSuccess.map { seconds(now - $0) } }
     }
 
     /// Number of loop iterations so far (for tests).
@@ -185,6 +265,7 @@ public final class Daemon: Service, Sendable {
     func loop() async throws {
         var nextFull = clock.now
         var wake = Wakeup.timer
+        var started = false
         while true {
             switch wake {
             case .shutdown:
@@ -192,15 +273,32 @@ public final class Daemon: Service, Sendable {
                 await state.withLock { $0.source }.close()
                 return
             case .timer:
-                nextFull = await fullReconcile()
+                nextFull = await fullReconcile(reason: started ? scheduledReason() : "start")
+                started = true
             case .reload:
                 await applyReload()
-                nextFull = await fullReconcile()
+                nextFull = await fullReconcile(reason: "reload")
             case .kernelEvent:
                 // Let a burst of events settle, then replan against the last snapshot (no API call).
                 try? await clock.sleep(for: Self.settleTime)
                 mailbox.drain(.kernelEvent)
                 healFromKernelEvent()
+            case .fullReadRequested:
+                let earliest = earliestFullRead()
+                if clock.now >= earliest {
+                    let reason = state.withLock { $0.fullReadWanted } ?? "requested"
+                    nextFull = await fullReconcile(reason: reason)
+                } else {
+                    nextFull = min(nextFull, earliest)
+                    logStretch(until: earliest)
+                }
+            case .routersChanged:
+                // Gather what else arrives in the next few tens of milliseconds, then one re-read for all of it.
+                try? await clock.sleep(for: Self.coalesceTime)
+                mailbox.drain(.routersChanged)
+                if let failedUntil = await targetedReconcile() { nextFull = min(nextFull, failedUntil) }
+            case .reschedule:
+                nextFull = min(nextFull, max(earliestFullRead(), nextPollAfterLastRead()))
             }
             state.withLock { s in
                 s.cycles += 1
@@ -213,15 +311,27 @@ public final class Daemon: Service, Sendable {
     }
 
     /// Reads Neutron and the kernel, applies the plan; returns when the next full reconcile is due.
-    func fullReconcile() async -> Duration {
-        let (source, settings) = state.withLock { ($0.source, $0.settings) }
+    func fullReconcile(reason: String = "interval") async -> Duration {
         let start = clock.now
+        let (source, settings, announcedBefore) = state.withLock { s -> (any SnapshotSource, Settings, Bool) in
+            // This read covers every change announced before it began.
+            s.pendingRouters = []
+            s.fullReadWanted = nil
+            s.lastFullStart = start
+            let throughout = s.connectedThroughout
+            s.connectedThroughout = s.events == .connected
+            return (s.source, s.settings, throughout)
+        }
+        metrics?.recordFullRead(reason: reason)
+        logger.debug("full read", metadata: ["reason": "\(reason)"])
         let snapshot: CloudSnapshot
         do {
             snapshot = try await source.read()
         } catch {
+            state.withLock { $0.lastFullDuration = clock.now - start }
             return failStatic(kind: "neutron_error", error: "\(error)", settings: settings)
         }
+        state.withLock { $0.lastFullDuration = clock.now - start }
         let projects = visibleProjects(snapshot)
         if safeguards.shouldWarnOwnProject(seesOnlyOwnProject(snapshot, ownProject: await source.credentialProject())),
            let own = projects.first {
@@ -230,11 +340,85 @@ public final class Daemon: Service, Sendable {
         if let shrank = safeguards.checkScope(projects) {
             return failStatic(kind: "scope_shrank", error: shrank, settings: settings)
         }
-        state.withLock { $0.lastSnapshot = snapshot }
-        guard reconcile(snapshot: snapshot, start: start, trigger: "interval") else {
+        let previous = state.withLock { s -> CloudSnapshot? in
+            let previous = s.lastSnapshot
+            s.lastSnapshot = snapshot
+            s.eventContext = EventContext(snapshot: snapshot)
+            s.knownSubnets = Set(snapshot.subnets.map(\.id))
+            return previous
+        }
+        if announcedBefore, let previous { noteUnannouncedChanges(previous: previous, now: snapshot) }
+        guard reconcile(snapshot: snapshot, start: start, trigger: reason == "interval" || reason == "safety_net" ? "interval" : reason) else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
         }
-        return clock.now + .seconds(clamping: settings.interval * randomJitter())
+        state.withLock { $0.lastFullSuccess = start }
+        return nextFullRead(settings: settings)
+    }
+
+    /// The next scheduled full read: the resync interval while notifications flow, the interval otherwise
+    /// (polling), never sooner than `readLoadFactor` × the last read's duration after it started.
+    private func nextFullRead(settings: Settings) -> Duration {
+        let connected = state.withLock { $0.events == .connected }
+        let base = clock.now + .seconds(clamping: (connected ? settings.resyncInterval : settings.interval) * randomJitter())
+        let earliest = earliestFullRead()
+        if earliest > base {
+            logStretch(until: earliest)
+            return earliest
+        }
+        state.withLock { $0.stretchLogged = false }
+        return base
+    }
+
+    /// When the next poll is due after the last read began (used when the stream goes down).
+    private func nextPollAfterLastRead() -> Duration {
+        state.withLock { s in (s.lastFullStart ?? clock.now) + .seconds(clamping: s.settings.interval) }
+    }
+
+    /// The earliest start of the next full read: `readLoadFactor` × the last read's duration after it began.
+    func earliestFullRead() -> Duration {
+        state.withLock { s in
+            guard let start = s.lastFullStart else { return .zero }
+            return start + s.lastFullDuration * Self.readLoadFactor
+        }
+    }
+
+    private func logStretch(until earliest: Duration) {
+        let (first, duration, interval) = state.withLock { s -> (Bool, Duration, Double) in
+            defer { s.stretchLogged = true }
+            return (!s.stretchLogged, s.lastFullDuration, s.settings.interval)
+        }
+        guard first else { return }
+        logger.notice("Neutron reads are slow; the next full read waits", metadata: [
+            "last_read": "\(humanDuration(duration))", "next_in": "\(humanDuration(max(.zero, earliest - clock.now)))",
+            "interval": "\(fixed(interval, 1))s",
+            "why": "a full read starts no sooner than \(Int(Self.readLoadFactor))x the last read's duration, so the agent never keeps Neutron busy more than a tenth of the time",
+        ])
+    }
+
+    /// Why a timer-driven full read happens: the safety net while notifications flow, polling otherwise.
+    private func scheduledReason() -> String {
+        switch state.withLock({ $0.events }) {
+        case .off: return "interval"
+        case .connected: return "safety_net"
+        case .connecting, .down, .exchangeMissing: return "poll"
+        }
+    }
+
+    /// A safety-net read while notifications flowed found routers that differ from what the notifications led
+    /// to: count them, say so, and say what it probably means when it keeps happening.
+    private func noteUnannouncedChanges(previous: CloudSnapshot, now: CloudSnapshot) {
+        let changed = changedRouters(from: previous, to: now)
+        let streak = state.withLock { s -> Int in
+            s.unannouncedStreak = changed.isEmpty ? 0 : s.unannouncedStreak + 1
+            return s.unannouncedStreak
+        }
+        guard !changed.isEmpty else { return }
+        metrics?.recordUnannouncedChanges(changed.count)
+        var m: Logger.Metadata = ["routers": "\(changed.count)", "some": "\(changed.sorted().prefix(5).joined(separator: ","))"]
+        if streak >= 3 {
+            m["hint"] = "\(streak) safety-net reads in a row found unannounced changes: check that Neutron publishes notifications (oslo_messaging_notifications driver = messagingv2) to this exchange and routing key"
+        }
+        logger.warning("the safety-net read found router changes that no notification announced", metadata: m)
     }
 
     /// After a failed read: keep the kernel as it is, log, back off.
@@ -250,7 +434,61 @@ public final class Daemon: Service, Sendable {
             ])
         }
         metrics?.recordReadFailure(kind: kind, consecutive: failures)
-        return clock.now + .seconds(clamping: delay)
+        return max(clock.now + .seconds(clamping: delay), earliestFullRead())
+    }
+
+    /// Re-reads the routers notifications named, folds them into the last snapshot and reconciles against it.
+    /// Returns when the next full read is due if this failed (the full read then covers the pending routers).
+    private func targetedReconcile() async -> Duration? {
+        let start = clock.now
+        let (ids, snapshot, source, settings, context, known) = state.withLock { s in
+            defer { s.pendingRouters = [] }
+            return (s.pendingRouters, s.lastSnapshot, s.source, s.settings, s.eventContext, s.knownSubnets)
+        }
+        guard !ids.isEmpty else { return nil }
+        guard let snapshot else {
+            requestFullRead(reason: "no full read yet")
+            return nil
+        }
+        if ids.count > Self.stormThreshold {
+            logger.notice("many routers changed at once; one full read instead of targeted re-reads", metadata: ["routers": "\(ids.count)"])
+            requestFullRead(reason: "storm")
+            return nil
+        }
+        let read: RoutersRead
+        do {
+            read = try await source.readRouters(ids, knownSubnets: { known.contains($0) })
+        } catch {
+            metrics?.recordTargetedRead(ok: false, routers: ids.count)
+            // Keep them: a full read (after the backoff) covers them.
+            state.withLock { $0.pendingRouters.formUnion(ids) }
+            logger.warning("re-reading changed routers failed; a full read follows", metadata: ["routers": "\(ids.count)", "error": "\(error)"])
+            requestFullRead(reason: "targeted_read_failed")
+            return failStatic(kind: "neutron_error", error: nil, settings: settings)
+        }
+        metrics?.recordTargetedRead(ok: true, routers: ids.count)
+        // A gateway on a network or subnet the last full read did not know changes what is protected: read everything.
+        for r in read.routers {
+            for g in r.gateways where !context.externalNetworks.contains(g.networkID) || g.fixedIPs.contains(where: { !context.externalSubnets.contains($0.subnetID) }) {
+                logger.info("a changed router's gateway is on a network or subnet the last full read did not list; reading everything", metadata: ["router": "\(r.id)", "network": "\(g.networkID)"])
+                requestFullRead(reason: "new_external_network")
+                return nil
+            }
+        }
+        let folded = snapshot.folding(read, routers: ids)
+        state.withLock { s in
+            s.lastSnapshot = folded
+            for p in folded.ports where ids.contains(p.deviceID) && !p.id.isEmpty { s.eventContext.portRouter[p.id] = p.deviceID }
+            for sub in read.subnets { s.knownSubnets.insert(sub.id) }
+        }
+        logger.debug("routers re-read", metadata: [
+            "routers": "\(ids.count)", "gone": "\(read.gone.count)", "requests": "\(read.requests)",
+            "read_ms": "\(fixed(seconds(clock.now - start) * 1000, 1))",
+        ])
+        if !reconcile(snapshot: folded, start: start, trigger: "notification") {
+            return failStatic(kind: "kernel_error", error: nil, settings: settings)
+        }
+        return nil
     }
 
     private func healFromKernelEvent() {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Events
 import Model
 import RoutePlanner
 
@@ -131,6 +132,34 @@ public struct SettingTable: Sendable {
     public let dryRun = Setting<Bool>(
         "dry-run", default: false,
         help: "Shadow mode (run): read, plan and log what would change, with the same metrics; write nothing, take no lock.")
+
+    // MARK: Neutron's notifications (RabbitMQ)
+
+    public let eventsURL = Setting<String?>(
+        "events-url", default: nil, valueName: "amqp[s]://user@host:port/vhost", restart: true,
+        help: "Follow Neutron's notifications on this RabbitMQ broker and re-read only what changed (no password in the URL: use --events-password-file).",
+        check: { url in
+            guard let url else { return nil }
+            do { _ = try AMQPEndpoint(parsing: url); return nil } catch { return "events-url: \(error)" }
+        })
+    public let eventsPasswordFile = Setting<String?>(
+        "events-password-file", default: nil, valueName: "file", restart: true,
+        help: "File whose first line is the broker password (never on the command line, never logged).")
+    public let eventsExchange = Setting<String>(
+        "events-exchange", default: "neutron", valueName: "name", restart: true,
+        help: "Neutron's notification exchange (declared passively: its settings stay Neutron's).")
+    public let eventsRoutingKey = Setting<String>(
+        "events-routing-key", default: "notifications.info", valueName: "key", restart: true,
+        help: "Routing key of Neutron's notifications (the topic in oslo_messaging_notifications, plus .info).")
+    public let eventsQueue = Setting<String?>(
+        "events-queue", default: nil, valueName: "name", defaultText: "metadata-route-agent.<hostname>.<table>.<protocol>", restart: true,
+        help: "The agent's own queue (durable, expires an hour after its last use, at most 10,000 messages); give each agent its own.")
+    public let eventsCAFile = Setting<String?>(
+        "events-ca-file", default: nil, valueName: "file", restart: true,
+        help: "CA bundle that verifies the broker's certificate (amqps://).")
+    public let resyncInterval = Setting<Double>(
+        "resync-interval", default: 300, valueName: "s",
+        help: "Seconds between safety-net full reads while notifications flow (with --events-url).", seconds: 10...86_400)
 
     // MARK: the deletion brake
 

@@ -20,11 +20,22 @@ public protocol SnapshotSource: Sendable {
     func close() async
     /// The project the credential is scoped to, for the scope check (nil: unknown or no Keystone).
     func credentialProject() async -> String?
+    /// A targeted re-read of a few routers (a notification said they changed): the routers, their interface
+    /// ports, and the subnets those name that `knownSubnets` does not know. Throws like `read`.
+    func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead
+    /// Like `read`, but nil when Neutron's answer is byte-identical to this source's previous read (then
+    /// nothing changed, and decode and plan can be skipped).
+    func readIfChanged() async throws -> CloudSnapshot?
 }
 
 extension SnapshotSource {
     public func close() async {}
     public func credentialProject() async -> String? { nil }
+    /// Sources that cannot read less read everything and pick the routers out.
+    public func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
+        RoutersRead.extract(ids, from: try await read(), knownSubnets: knownSubnets)
+    }
+    public func readIfChanged() async throws -> CloudSnapshot? { try await read() }
 }
 
 /// Neutron's REST API through Keystone.
@@ -38,6 +49,10 @@ public struct NeutronAPISource: SnapshotSource {
     }
 
     public func read() async throws -> CloudSnapshot { try await client.readSnapshot() }
+
+    public func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
+        try await client.readRouters(ids, knownSubnets: knownSubnets)
+    }
 
     public func close() async { try? await client.shutdown() }
 
@@ -78,19 +93,35 @@ public struct DeadlineSource: SnapshotSource {
     }
 
     public func read() async throws -> CloudSnapshot {
-        let inner = self.inner, timeout = self.timeout, clock = self.clock
+        let inner = self.inner
+        return try await bounded { try await inner.read() }
+    }
+
+    public func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
+        let inner = self.inner
+        return try await bounded { try await inner.readRouters(ids, knownSubnets: knownSubnets) }
+    }
+
+    public func readIfChanged() async throws -> CloudSnapshot? {
+        let inner = self.inner
+        return try await bounded { try await inner.readIfChanged() }
+    }
+
+    /// Runs `work` within the read timeout.
+    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = self.timeout, clock = self.clock
         let deadline = clock.now + timeout
-        return try await withThrowingTaskGroup(of: CloudSnapshot?.self) { group in
-            group.addTask { try await inner.read() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
             group.addTask {
                 try await clock.sleep(until: deadline)
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let snapshot = first else {
+            guard let first = try await group.next(), let value = first else {
                 throw SourceError("no complete read of Neutron within \(humanDuration(timeout)) (read-timeout); the read was abandoned")
             }
-            return snapshot
+            return value
         }
     }
 

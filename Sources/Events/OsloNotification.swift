@@ -1,7 +1,11 @@
 // oslo.messaging notifications as Neutron publishes them with `driver = messagingv2`:
 // `{"oslo.version": "2.0", "oslo.message": "<the notification as a JSON string>"}` (the message is encoded twice),
 // and, for the older `messaging` driver, the notification object itself.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Why a message body is not a notification the agent can read. Never fatal: count it, ack it, drop it.
 public enum NotificationDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -41,8 +45,9 @@ public struct OsloNotification: Equatable, Sendable {
     /// demand: re-serializing costs several times the decode itself.
     public func payloadJSON() throws(NotificationDecodingError) -> Data {
         let message = try OsloEnvelope.object(messageJSON, "oslo.message")
-        guard let payload = message["payload"] as? [String: Any],
-              let data = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let payload = message["payload"], case .object = payload, let data = try? encoder.encode(payload) else {
             throw .wrongType(field: "payload", expected: "an object")
         }
         return data
@@ -152,13 +157,13 @@ public enum OsloEnvelope {
     /// Decodes a message body into a notification, or says precisely why it cannot.
     public static func decode(_ body: some Collection<UInt8>) throws(NotificationDecodingError) -> OsloNotification {
         let outer = try object(Data(body), "body")
-        let message: [String: Any]
+        let message: [String: JSONValue]
         let messageJSON: Data
         if let version = outer["oslo.version"] {
-            guard let v = version as? String else { throw .wrongType(field: "oslo.version", expected: "a string") }
+            guard let v = version.string else { throw .wrongType(field: "oslo.version", expected: "a string") }
             guard v.hasPrefix("2.") else { throw .unsupportedVersion(v) }
             guard let inner = outer["oslo.message"] else { throw .missingField("oslo.message") }
-            guard let text = inner as? String else { throw .wrongType(field: "oslo.message", expected: "a string") }
+            guard let text = inner.string else { throw .wrongType(field: "oslo.message", expected: "a string") }
             messageJSON = Data(text.utf8)
             message = try object(messageJSON, "oslo.message")
         } else {
@@ -167,70 +172,73 @@ public enum OsloEnvelope {
         }
         func string(_ key: String) throws(NotificationDecodingError) -> String {
             guard let v = message[key] else { throw .missingField(key) }
-            guard let s = v as? String else { throw .wrongType(field: key, expected: "a string") }
+            guard let s = v.string else { throw .wrongType(field: key, expected: "a string") }
             return s
         }
         let eventType = try string("event_type")
-        let timestampText = (message["timestamp"] as? String) ?? ""
+        let timestampText = message["timestamp"]?.string ?? ""
         guard let payloadAny = message["payload"] else { throw .missingField("payload") }
-        guard let payload = payloadAny as? [String: Any] else { throw .wrongType(field: "payload", expected: "an object") }
+        guard let payload = payloadAny.object else { throw .wrongType(field: "payload", expected: "an object") }
         return OsloNotification(
             eventType: eventType,
-            priority: (message["priority"] as? String) ?? "",
-            publisherID: (message["publisher_id"] as? String) ?? "",
-            messageID: (message["message_id"] as? String) ?? "",
+            priority: message["priority"]?.string ?? "",
+            publisherID: message["publisher_id"]?.string ?? "",
+            messageID: message["message_id"]?.string ?? "",
             timestampText: timestampText,
             timestamp: parseOsloTimestamp(timestampText),
             view: view(of: payload, eventType: eventType),
             messageJSON: messageJSON)
     }
 
-    static func object(_ data: Data, _ what: String) throws(NotificationDecodingError) -> [String: Any] {
-        let any: Any
+    static func object(_ data: Data, _ what: String) throws(NotificationDecodingError) -> [String: JSONValue] {
+        let value: JSONValue
         do {
-            any = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw .notJSON(what)
         }
-        guard let dict = any as? [String: Any] else { throw .notAnObject(what) }
+        guard let dict = value.object else { throw .notAnObject(what) }
         return dict
     }
 
     /// The typed view; fields of the wrong type are left out (the agent then re-reads more, never less).
-    static func view(of payload: [String: Any], eventType: String) -> NotificationPayload {
+    static func view(of payload: [String: JSONValue], eventType: String) -> NotificationPayload {
         var v = NotificationPayload()
         let resource = eventType.split(separator: ".").first.map(String.init) ?? ""
         switch resource {
         case "router":
-            if let iface = payload["router_interface"] as? [String: Any], let rid = iface["id"] as? String {
-                var subnets = (iface["subnet_ids"] as? [Any])?.compactMap { $0 as? String } ?? []
-                if subnets.isEmpty, let s = iface["subnet_id"] as? String { subnets = [s] }
-                v.interface = .init(routerID: rid, portID: iface["port_id"] as? String, subnetIDs: subnets,
-                                    networkID: iface["network_id"] as? String)
+            if let iface = payload["router_interface"]?.object, let rid = iface["id"]?.string {
+                var subnets = iface["subnet_ids"]?.array?.compactMap(\.string) ?? []
+                if subnets.isEmpty, let s = iface["subnet_id"]?.string { subnets = [s] }
+                v.interface = .init(routerID: rid, portID: iface["port_id"]?.string, subnetIDs: subnets,
+                                    networkID: iface["network_id"]?.string)
                 v.routerID = rid
             }
-            if let router = payload["router"] as? [String: Any] {
-                v.routerID = v.routerID ?? (router["id"] as? String)
-                v.routerGatewayNetworkID = (router["external_gateway_info"] as? [String: Any])?["network_id"] as? String
+            if let router = payload["router"]?.object {
+                v.routerID = v.routerID ?? router["id"]?.string
+                v.routerGatewayNetworkID = router["external_gateway_info"]?.object?["network_id"]?.string
             }
-            v.routerID = v.routerID ?? (payload["router_id"] as? String) ?? (payload["id"] as? String)
+            v.routerID = v.routerID ?? payload["router_id"]?.string ?? payload["id"]?.string
         case "port":
-            if let port = payload["port"] as? [String: Any] {
-                let ips = (port["fixed_ips"] as? [Any]) ?? []
-                v.port = .init(id: (port["id"] as? String) ?? (payload["id"] as? String),
-                               deviceOwner: (port["device_owner"] as? String) ?? "",
-                               deviceID: (port["device_id"] as? String) ?? "",
-                               networkID: port["network_id"] as? String,
-                               subnetIDs: ips.compactMap { ($0 as? [String: Any])?["subnet_id"] as? String })
+            if let port = payload["port"]?.object {
+                let ips = port["fixed_ips"]?.array ?? []
+                v.port = .init(id: port["id"]?.string ?? payload["id"]?.string,
+                               deviceOwner: port["device_owner"]?.string ?? "",
+                               deviceID: port["device_id"]?.string ?? "",
+                               networkID: port["network_id"]?.string,
+                               subnetIDs: ips.compactMap { $0.object?["subnet_id"]?.string })
+            } else if let id = payload["port_id"]?.string {
+                // port.delete.end carries only the ID
+                v.port = .init(id: id, deviceOwner: "", deviceID: "", networkID: nil, subnetIDs: [])
             }
         case "subnet":
-            let subnet = payload["subnet"] as? [String: Any]
-            v.subnetID = (subnet?["id"] as? String) ?? (payload["subnet_id"] as? String) ?? (payload["id"] as? String)
-            v.subnetNetworkID = subnet?["network_id"] as? String
+            let subnet = payload["subnet"]?.object
+            v.subnetID = subnet?["id"]?.string ?? payload["subnet_id"]?.string ?? payload["id"]?.string
+            v.subnetNetworkID = subnet?["network_id"]?.string
         case "network":
-            let network = payload["network"] as? [String: Any]
-            v.networkID = (network?["id"] as? String) ?? (payload["network_id"] as? String) ?? (payload["id"] as? String)
-            v.networkExternal = network?["router:external"] as? Bool
+            let network = payload["network"]?.object
+            v.networkID = network?["id"]?.string ?? payload["network_id"]?.string ?? payload["id"]?.string
+            v.networkExternal = network?["router:external"]?.bool
         default:
             break
         }
@@ -279,4 +287,42 @@ public func parseOsloTimestamp(_ text: String) -> Date? {
     let days = era * 146_097 + doe - 719_468
     let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second) + fraction
     return Date(timeIntervalSince1970: seconds)
+}
+
+/// A JSON value as JSONDecoder reads it (FoundationEssentials has no JSONSerialization): enough to walk an
+/// oslo message by key and to write a payload back out.
+enum JSONValue: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null; return }
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let d = try? c.decode(Double.self) { self = .number(d); return }
+        if let s = try? c.decode(String.self) { self = .string(s); return }
+        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
+        self = .object(try c.decode([String: JSONValue].self))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var object: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
 }

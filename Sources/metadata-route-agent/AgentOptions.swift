@@ -106,6 +106,18 @@ func validateSettingFlags(of command: Any) throws {
     }
 }
 
+/// Where Neutron's notifications come from (`run` follows them, `check` tests the binding).
+struct EventsOptions: ParsableArguments {
+    @Option(\.eventsURL) var eventsURL: String?
+    @Option(\.eventsPasswordFile) var eventsPasswordFile: String?
+    @Option(\.eventsExchange) var eventsExchange: String?
+    @Option(\.eventsRoutingKey) var eventsRoutingKey: String?
+    @Option(\.eventsQueue) var eventsQueue: String?
+    @Option(\.eventsCAFile) var eventsCAFile: String?
+
+    func validate() throws { try validateSettingFlags(of: self) }
+}
+
 /// Options of the commands that talk to the kernel and print a result.
 struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("text (default) or json.", valueName: "format"))

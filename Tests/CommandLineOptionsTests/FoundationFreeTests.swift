@@ -10,8 +10,8 @@ import Testing
 /// release build of minutes). This catches the cause at once: an `import Foundation` that is not the
 /// fallback branch of `#if canImport(FoundationEssentials)`.
 @Suite struct FoundationFreeTests {
-    /// The modules linked into `metadata-route-agent` (Events joins when the daemon consumes notifications).
-    static let shippedModules = ["Model", "Netlink", "RoutePlanner", "OpenStack", "Agent", "SimpleYAML", "metadata-route-agent"]
+    /// The modules linked into `metadata-route-agent`.
+    static let shippedModules = ["Model", "Netlink", "RoutePlanner", "OpenStack", "Events", "Agent", "SimpleYAML", "metadata-route-agent"]
 
     @Test func shippedModulesImportFullFoundationOnlyAsAFallback() throws {
         let sources = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -12,6 +12,7 @@ import Testing
         switch option.name {
         case "metrics-address": return "127.0.0.1:9100"
         case "table": return "200"
+        case "events-url": return "amqp://mra@127.0.0.1:5672/"
         case let n where n.hasSuffix("prefix"): return "10.0.0.0/8"
         default: return option.defaultText?.components(separatedBy: ",").first ?? "x1"
         }
@@ -32,6 +33,7 @@ import Testing
             let command = try #require(try MetadataRouteAgent.parseAsRoot(args) as? Run, "\(args)")
             var given = settingOverrides(of: command.options)
             for (k, v) in settingOverrides(of: command).values { given[k] = v }
+            for (k, v) in settingOverrides(of: command.events).values { given[k] = v }
             #expect(given.values.count == 1, "\(args) set \(given.values.keys.sorted())")
             switch given[option.name] {
             case .flag(true)?: #expect(option.isFlag)

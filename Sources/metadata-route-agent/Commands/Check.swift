@@ -1,4 +1,5 @@
 import Agent
+import Events
 import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -24,6 +25,7 @@ struct Check: AsyncParsableCommand {
     )
 
     @OptionGroup var options: AgentOptions
+    @OptionGroup(title: "Neutron's notifications") var events: EventsOptions
 
     func run() async throws {
         var failed = 0
@@ -31,7 +33,7 @@ struct Check: AsyncParsableCommand {
             if !ok { failed += 1 }
             printOut("\(ok ? "ok  " : "FAIL")  \(name + String(repeating: " ", count: max(0, 13 - name.count))) \(detail)\n")
         }
-        let rt = try Runtime(options)
+        let rt = try Runtime(options, extra: settingOverrides(of: events))
         report("configuration", true, rt.configFile.map { "read \($0)" } ?? "defaults and flags (no --config)")
 
         // Neutron: credentials and a full read.
@@ -71,12 +73,38 @@ struct Check: AsyncParsableCommand {
         } catch {
             report("kernel", false, "\(error); run inside the right namespace (--netns) on Linux")
         }
+        await checkEvents(rt.settings, report: report)
         if Privileges.hasNetAdmin() {
             report("privileges", true, "CAP_NET_ADMIN is effective")
         } else {
             report("privileges", false, Privileges.missingNetAdmin)
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// With --events-url: connects, checks Neutron's exchange passively, declares and binds the agent's queue.
+    private func checkEvents(_ settings: Settings, report: (String, Bool, String) -> Void) async {
+        let config: EventStreamConfiguration?
+        do {
+            config = try eventStreamConfiguration(settings)
+        } catch {
+            report("events", false, "\(error)")
+            return
+        }
+        guard let config else {
+            printOut("info  events        off: the daemon polls Neutron every \(fixed(settings.interval, 0)) s (--events-url follows Neutron's notifications instead)\n")
+            return
+        }
+        do {
+            let ok = try await EventStream(configuration: config).checkBinding()
+            var detail = "broker \(config.endpoint): exchange \(config.exchange) found; queue \(config.queue) bound with \(config.routingKey) (\(ok.messageCount) messages waiting"
+            detail += ok.consumerCount > 0 ? ", \(ok.consumerCount) consumer(s) already on it: another agent using this queue would split the notifications; give each its own --events-queue)" : ")"
+            report("events", true, detail)
+        } catch let error as AMQPError where error.isExchangeNotFound {
+            report("events", false, "broker \(config.endpoint) answers, but exchange \(config.exchange) does not exist: Neutron's notifications are probably off (set [oslo_messaging_notifications] driver = messagingv2 in neutron.conf), or Neutron has not published since the broker restarted")
+        } catch {
+            report("events", false, "broker \(config.endpoint): \(error); check --events-url, the password file and the user's permissions (rabbitmqctl set_permissions)")
+        }
     }
 
     /// The plan for the kernel view already read (no second dump).
