@@ -149,6 +149,9 @@ try:
         ch.queue_declare("notifications.info", passive=True)  # a synchronous call, so that a refusal shows
     elif what == "consume-neutrons-queue":
         ch.basic_consume("notifications.info", callback=lambda m: None)
+    elif what == "bind-all":
+        ch.queue_declare(queue, durable=True, auto_delete=False, arguments={"x-expires": 60000, "x-max-length": 10000})
+        ch.queue_bind(queue, "neutron", "#")
     elif what == "other-queue":
         ch.queue_declare("someone-elses-queue", durable=True, auto_delete=False)
     c.close()
@@ -168,7 +171,13 @@ expect_eq "the user cannot declare (or redeclare) Neutron's exchange" AccessRefu
 expect_eq "the user cannot publish to Neutron's exchange" AccessRefused "$(probe "$PQRE" "$PQRE" "$PREAD" publish)"
 expect_eq "the user cannot consume Neutron's own notifications.info queue" AccessRefused "$(probe "$PQRE" "$PQRE" "$PREAD" consume-neutrons-queue)"
 expect_eq "the user cannot declare another queue" AccessRefused "$(probe "$PQRE" "$PQRE" "$PREAD" other-queue)"
+"$CTL" -q set_topic_permissions -p "$VHOST" "$AGENT_USER-probe" neutron '^$' '^notifications\.info$' >/dev/null
+expect_eq "with topic permissions (read '^notifications\.info\$' on neutron) the agent's calls still succeed" ok "$(probe "$PQRE" "$PQRE" "$PREAD" agent)"
+expect_eq "and binding its queue with another key ('#') is refused" AccessRefused "$(probe "$PQRE" "$PQRE" "$PREAD" bind-all)"
+"$CTL" -q delete_queue -p "$VHOST" "$QUEUE.probe" >/dev/null 2>&1 || true
+# The daemon's user: exactly these permissions.
 "$CTL" -q set_permissions -p "$VHOST" "$AGENT_USER" "$QRE" "$QRE" "$READ_RE" >/dev/null
+"$CTL" -q set_topic_permissions -p "$VHOST" "$AGENT_USER" neutron '^$' '^notifications\.info$' >/dev/null
 
 check_out=$("$BIN" check --netns "$NS" --events-url "amqp://$AGENT_USER@127.0.0.1:$MRA_LAB_RABBITMQ_PORT/$VHOST" \
     --events-password-file "$WORK/broker-password" --events-queue "$QUEUE" 2>&1 || true)
