@@ -295,7 +295,7 @@ public final class NeutronStandIn: Sendable {
             let first = c.changesApplied
             for i in 0..<count {
                 let k = kind ?? kinds[(first + i) % kinds.count]
-                changes.append(try c.applyChange(k, routerIndex: routerIndex, stamp: stamp))
+                changes.append(try c.applyChange(k, routerIndex: routerIndex, excluding: Set(changes.map(\.routerID)), stamp: stamp))
             }
             return (c, changes, s.notifier)
         }

@@ -67,8 +67,10 @@ extension StandInCloud {
 
     /// Applies one change of `kind` to the router with index field `routerIndex` (nil: one chosen from the change
     /// count, deterministically, spread over the cloud; for `removeInterface`, the next router from there that
-    /// has an IPv4-only interface and more than one interface). `stamp` is the `updated_at` written into payloads.
-    public mutating func applyChange(_ kind: ChangeKind, routerIndex: Int? = nil, stamp: String = "2026-03-01T00:00:00Z") throws -> Change {
+    /// has an IPv4-only interface and more than one interface; never one of `excluding`, so that a burst changes
+    /// each router once). `stamp` is the `updated_at` written into payloads.
+    public mutating func applyChange(_ kind: ChangeKind, routerIndex: Int? = nil, excluding: Set<String> = [],
+                                     stamp: String = "2026-03-01T00:00:00Z") throws -> Change {
         guard !routers.isEmpty else { throw ChangeError.noRouter("the cloud has no router left") }
         changesApplied += 1
         var position: Int
@@ -79,14 +81,14 @@ extension StandInCloud {
             position = p
         } else {
             var rng = SplitMix64(seed: 0x5EED_0000 &+ UInt64(changesApplied))
-            position = Int(rng.next() % UInt64(routers.count))
-            if kind == .removeInterface {
-                let n = routers.count, start = position
-                guard let p = (0..<n).map({ (start + $0) % n }).first(where: { removablePort(of: routers[$0].id) != nil }) else {
-                    throw ChangeError.noRouter("no router has an interface that can be removed")
-                }
-                position = p
+            let n = routers.count, start = Int(rng.next() % UInt64(n))
+            let usable: (Int) -> Bool = { [self] p in
+                !excluding.contains(routers[p].id) && (kind != .removeInterface || removablePort(of: routers[p].id) != nil)
             }
+            guard let p = (0..<n).lazy.map({ (start + $0) % n }).first(where: usable) else {
+                throw ChangeError.noRouter("no router left for \(kind.rawValue)")
+            }
+            position = p
         }
         let r = routers[position]
         var change = Change(kind: kind, routerID: r.id, routerIndex: r.index)

@@ -193,7 +193,7 @@ else
 fi
 # The daemon reads everything at start and once more when its queue is bound (changes made before the binding
 # were never delivered), no sooner than 10x the last read's duration: the change phase starts after both.
-binding_read() { test "$(metric mra_full_reads_total 'reason="binding"')" -ge 1; }
+binding_read() { test "$(full_reads)" -ge 2; }
 check "the full read after the binding happened" wait_for 120 binding_read
 sleep 1
 reads0=$(full_reads)
