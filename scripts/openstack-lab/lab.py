@@ -562,7 +562,9 @@ def _start(run_dir, page_limit, procs, t0):
         raise LabError(f"neutron's api-paste.ini not found at {paste_ini}")
     for d in ("neutron-state", "neutron-locks"):
         os.makedirs(os.path.join(run_dir, d), exist_ok=True)
+    t_rabbit = time.monotonic()
     rabbit = rabbit_setup(run_dir)
+    t_rabbit = time.monotonic() - t_rabbit
     if rabbit:
         # written before Neutron starts, so that a failed start still removes the vhost and user
         write(os.path.join(run_dir, "rabbit.json"), json.dumps({k: rabbit[k] for k in ("ctl", "vhost", "user", "port")}))
@@ -585,6 +587,7 @@ def _start(run_dir, page_limit, procs, t0):
     topo = create_topology(nt, projects, admin_project_id)
     t_topology = time.monotonic()
     log(f"topology created ({t_topology - t0:.1f} s)")
+    t_check = time.monotonic()
     if watch:
         seen = watch.wait_for("router.interface.create")
         watch.close()
@@ -593,6 +596,7 @@ def _start(run_dir, page_limit, procs, t0):
                            f"saw {sorted(set(watch.events))}")
         topo["notifications_seen"] = sorted(set(watch.events))
         log(f"notifications on exchange neutron: {len(watch.events)} while creating the topology")
+    t_check = time.monotonic() - t_check
 
     # --- outputs --------------------------------------------------------------------------
     env_file = os.path.join(run_dir, "lab.env")
@@ -641,6 +645,9 @@ def _start(run_dir, page_limit, procs, t0):
         "neutron_up": round(t_neutron_up - t0, 2),
         "topology_created": round(t_topology - t0, 2),
     }
+    if rabbit:
+        topo["timings_seconds"]["rabbitmq_vhost_and_user"] = round(t_rabbit, 2)
+        topo["timings_seconds"]["notification_check"] = round(t_check, 2)
     write(topo_file, json.dumps(topo, indent=2, sort_keys=True) + "\n", 0o644)
     log(f"lab ready in {time.monotonic() - t0:.1f} s: {env_file}")
     return {"env_file": env_file}
