@@ -186,7 +186,9 @@ class Agent:
         cmd = [args.agent, "run", "--netns", ns, "--interval", "3600", "--resync-interval", "3600",
                "--events-url", f"amqp://guest@127.0.0.1:{args.rabbitmq_port}/{vhost}", "--events-password-file", password_file,
                "--events-queue", f"metadata-route-agent.bench-{os.getpid()}.254.200",
-               "--metrics-address", f"127.0.0.1:{metrics_port}", "--log-format", "json", "--log-level", args.agent_log_level]
+               "--metrics-address", f"127.0.0.1:{metrics_port}", "--log-format", "json", "--log-level", args.agent_log_level,
+               # the deletion brake (at least 5 routes per 10 minutes) would hold the benchmark's own deletions
+               "--max-delete", "off"]
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         base.PROCESSES.append(self.proc)
 
@@ -380,7 +382,7 @@ def bench_lab(args, workdir):
     proc = subprocess.Popen([args.agent, "run", "--netns", ns, "--interval", "3600", "--resync-interval", "3600",
                              "--events-url", f"amqp://guest@127.0.0.1:{port}/{vhost}", "--events-password-file", pw,
                              "--events-queue", f"metadata-route-agent.benchlab-{os.getpid()}.254.200",
-                             "--metrics-address", f"127.0.0.1:{mport}", "--log-level", "debug"],
+                             "--metrics-address", f"127.0.0.1:{mport}", "--log-level", "debug", "--max-delete", "off"],
                             env=agent_env, stdout=log, stderr=subprocess.STDOUT)
     base.PROCESSES.append(proc)
     deadline = time.monotonic() + 180
