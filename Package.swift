@@ -109,7 +109,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink", "Events",
+            "Agent", "Model", "OpenStack", "TestSupport", "RoutePlanner", "Netlink", "Events",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

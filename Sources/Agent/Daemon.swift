@@ -37,6 +37,8 @@ final class Mailbox: Sendable {
         var pending: [Wakeup] = []
         var waiter: CheckedContinuation<Wakeup, Never>?
         var generation = 0
+        /// The generation whose deadline passed before its waiter was installed (a deadline already due).
+        var firedEarly = 0
     }
     private let state = Mutex(State())
 
@@ -65,7 +67,7 @@ final class Mailbox: Sendable {
         return await withCheckedContinuation { c in
             state.withLock { s in
                 if s.pending.isEmpty {
-                    s.waiter = c
+                    if s.firedEarly == generation { c.resume(returning: .timer) } else { s.waiter = c }
                 } else {
                     // Shutdown first, then whatever came first.
                     let i = s.pending.firstIndex(of: .shutdown) ?? 0
@@ -77,9 +79,12 @@ final class Mailbox: Sendable {
 
     private func fire(_ generation: Int) {
         state.withLock { s in
-            if s.generation == generation, let w = s.waiter {
+            guard s.generation == generation else { return }
+            if let w = s.waiter {
                 s.waiter = nil
                 w.resume(returning: .timer)
+            } else {
+                s.firedEarly = generation
             }
         }
     }
@@ -199,7 +204,8 @@ public final class Daemon: Service, Sendable {
         if new == .connected {
             // Changes made while nobody listened were never published: read everything once the binding exists.
             requestFullRead(reason: old == .connecting ? "binding" : "reconnect")
-        } else {
+        } else if old == .connected {
+            // From the safety-net schedule back to polling.
             mailbox.post(.reschedule)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Model
+import OpenStack
 import Synchronization
 @testable import Agent
 
@@ -76,6 +77,16 @@ final class ScriptedSource: SnapshotSource {
     /// Hands reads to another source (a real one fed with bad input); nil: answer from the script again.
     func forward(to source: (any SnapshotSource)?) { upstream.withLock { $0 = source } }
     private let upstream = Mutex<(any SnapshotSource)?>(nil)
+
+    /// Targeted re-reads (`readRouters`) so far, and the router IDs each asked for.
+    let targeted = Mutex<[Set<String>]>([])
+
+    func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
+        let (snapshot, failure) = state.withLock { ($0.snapshot, $0.failure) }
+        targeted.withLock { $0.append(ids) }
+        if let failure { throw SourceError(failure) }
+        return RoutersRead.extract(ids, from: snapshot, knownSubnets: knownSubnets)
+    }
 
     func read() async throws -> CloudSnapshot {
         let d = delay.withLock { $0 }
