@@ -64,6 +64,8 @@ public struct Reconciler: Sendable {
     public let useNexthopObjects: Bool
     /// Whether the kernel has nexthop objects at all (owned ones are read even in classic mode, to clean them up).
     let kernelHasNexthops: Bool
+    /// Where the daemon's kernel event watcher learns of the agent's own deletions (nil: no watcher).
+    public var expectedChanges: ExpectedKernelChanges?
 
     public init(kernel: any RoutingKernel, settings: Settings, logger: Logger, metrics: AgentMetrics? = nil) throws(ConfigError) {
         self.kernel = kernel
@@ -119,11 +121,14 @@ public struct Reconciler: Sendable {
                                    nexthopObjects: useNexthopObjects, dryRun: !apply, held: held)
         }
         let results: [KernelWriteError?]
+        expectedChanges?.expect(plan.operations)
         do {
             results = try kernel.apply(plan.operations)
         } catch {
+            expectedChanges?.failed(plan.operations, results: plan.operations.map { _ in KernelWriteError(code: 5, name: "EIO", description: "not applied") })
             throw .kernel("\(error)")
         }
+        expectedChanges?.failed(plan.operations, results: results)
         logTimings(applied: clock.now)
         var done = report(plan: plan, view: view, results: results)
         done.held = held
