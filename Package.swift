@@ -75,7 +75,7 @@ let package = Package(
         // Test support: a scripted HTTP server, the Neutron stand-in (its JSON from OpenStack's
         // NeutronWire), namespace helpers, scripted netlink.
         .target(name: "TestSupport", dependencies: [
-            "Model", "Netlink", "OpenStack",
+            "Model", "Netlink", "OpenStack", "Events",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -5,8 +5,8 @@
 # CLITests), the end-to-end metadata scenario, the chaos suite (tests/chaos: kill -9, two writers,
 # empty/inconsistent answers, slowloris, link flaps, bad SIGHUP), the BGP announcement test, short fuzz runs
 # of the netlink, AMQP and Neutron page decoders, a real RabbitMQ (root or CI: EventsTests' broker suite), a real
-# Keystone + Neutron (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1
-# skips it, saying so); the alert rules (promtool, and the metrics they use on a running agent) and, as
+# Keystone + Neutron (as root it is set up and started; if it cannot be, the run fails: MRA_SKIP_LAB=1 skips it,
+# saying so) whose notifications go to that RabbitMQ (tests/e2e/events-real-neutron.sh: the daemon following them); the alert rules (promtool, and the metrics they use on a running agent) and, as
 # root, the Debian package installed into a minimal Debian 12 root (it builds the static release binary
 # once: the slowest suite).
 set -uo pipefail
@@ -35,8 +35,27 @@ if [ "$(id -u)" != 0 ] && [ -z "${CI:-}" ]; then
     echo "note: not root; kernel tests that need namespaces will be skipped (CI runs them as root)"
 fi
 
-# A real Keystone and neutron-server from PyPI on 127.0.0.1. As root (or in CI, or with MRA_WITH_LAB=1) it is
-# set up when missing and started; when that fails, the run fails and says why: never a silent skip.
+# A real RabbitMQ on 127.0.0.1 for the Events broker tests (scripts/rabbitmq), as root or in CI. It must start:
+# EventsTests' broker suite then runs inside "swift test" (and fails in CI when the broker is missing). It starts
+# before the OpenStack lab, whose neutron-server sends its notifications there (driver = messagingv2).
+rmq_started=""
+rmq_env=""
+if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
+    echo "==> starting RabbitMQ on 127.0.0.1 (scripts/rabbitmq)"
+    rmq_start=$SECONDS
+    scripts/rabbitmq/ctl.sh -q ping >/dev/null 2>&1 || rmq_started=1
+    if rmq_env=$(scripts/rabbitmq/start.sh); then
+        eval "$rmq_env"
+        echo "==> RabbitMQ ready ($((SECONDS - rmq_start)) s)"
+    else
+        echo "==> RabbitMQ did not start: the AMQP broker tests cannot run"
+        failed=$((failed + 1)); failed_names+=("rabbitmq")
+        rmq_started=""
+    fi
+fi
+
+# A real Keystone and neutron-server from PyPI on 127.0.0.1, its notifications to the RabbitMQ above (when that runs).
+# As root (or in CI, or with MRA_WITH_LAB=1) it is set up when missing and started; when that fails, the run fails and says why: never a silent skip.
 lab_env=""
 lab_wanted=""
 if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ] || [ -n "${MRA_WITH_LAB:-}" ]; then lab_wanted=1; fi
@@ -52,29 +71,13 @@ if [ -n "$lab_wanted" ]; then
     if ! bash scripts/openstack-lab/setup.sh; then
         echo "==> FAILED: the OpenStack lab could not be set up (see above)"
         failed=$((failed + 1)); failed_names+=("openstack-lab setup")
-    elif lab_env=$(scripts/openstack-lab/start.sh); then
+    elif lab_env=$(if [ -n "$rmq_env" ]; then export MRA_LAB_RABBITMQ_CTL="$PWD/scripts/rabbitmq/ctl.sh" MRA_LAB_RABBITMQ_PORT="${MRA_RABBITMQ_PORT:-5672}"; fi
+                   lab_start=$SECONDS; scripts/openstack-lab/start.sh && echo "==> OpenStack lab up ($((SECONDS - lab_start)) s)" >&2); then
         export MRA_LAB_ENV="$lab_env"
         trap 'scripts/openstack-lab/stop.sh "$MRA_LAB_ENV" >/dev/null 2>&1 || true' EXIT
     else
         echo "==> FAILED: the OpenStack lab did not start, so the real Keystone + Neutron suite cannot run"
         failed=$((failed + 1)); failed_names+=("openstack-lab")
-    fi
-fi
-
-# A real RabbitMQ on 127.0.0.1 for the Events broker tests (scripts/rabbitmq), as root or in CI. It must start:
-# EventsTests' broker suite then runs inside "swift test" (and fails in CI when the broker is missing).
-rmq_started=""
-if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
-    echo "==> starting RabbitMQ on 127.0.0.1 (scripts/rabbitmq)"
-    rmq_start=$SECONDS
-    scripts/rabbitmq/ctl.sh -q ping >/dev/null 2>&1 || rmq_started=1
-    if rmq_env=$(scripts/rabbitmq/start.sh); then
-        eval "$rmq_env"
-        echo "==> RabbitMQ ready ($((SECONDS - rmq_start)) s)"
-    else
-        echo "==> RabbitMQ did not start: the AMQP broker tests cannot run"
-        failed=$((failed + 1)); failed_names+=("rabbitmq")
-        rmq_started=""
     fi
 fi
 
@@ -89,6 +92,7 @@ fi
 if [ -n "${MRA_LAB_ENV:-}" ]; then
     if [ "$(id -u)" = 0 ]; then
         suite "agent against a real Keystone + Neutron" bash tests/e2e/real-cloud.sh
+        suite "daemon following a real Neutron's notifications (RabbitMQ)" bash tests/e2e/events-real-neutron.sh
     else
         echo "==> NOTE: tests/e2e/real-cloud.sh needs root (namespaces): SKIPPED; the Swift client tests did use the lab"
     fi
@@ -100,6 +104,8 @@ fi
 [ -f scripts/fuzz-netlink.sh ] && suite "fuzz netlink decoder" bash scripts/fuzz-netlink.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -f scripts/fuzz-amqp.sh ] && suite "fuzz AMQP decoder" bash scripts/fuzz-amqp.sh "${MRA_FUZZ_SECONDS:-20}"
 [ -f scripts/fuzz-neutron.sh ] && suite "fuzz Neutron page decoder" bash scripts/fuzz-neutron.sh "${MRA_FUZZ_SECONDS:-20}"
+# The lab first (its stop removes its vhost and user from the broker), then the broker.
+if [ -n "${MRA_LAB_ENV:-}" ]; then scripts/openstack-lab/stop.sh "$MRA_LAB_ENV" >/dev/null 2>&1 || true; trap - EXIT; fi
 [ -n "$rmq_started" ] && scripts/rabbitmq/stop.sh
 
 echo

@@ -57,7 +57,7 @@ public struct AMQPEndpoint: Equatable, Sendable, CustomStringConvertible {
     }
 
     public init(parsing uri: String) throws(AMQPURIError) {
-        guard let schemeEnd = uri.range(of: "://") else { throw .invalid("expected amqp://USER@HOST:PORT/VHOST") }
+        guard let schemeEnd = uri.firstRange(of: "://") else { throw .invalid("expected amqp://USER@HOST:PORT/VHOST") }
         let scheme = uri[..<schemeEnd.lowerBound].lowercased()
         switch scheme {
         case "amqp": tls = false

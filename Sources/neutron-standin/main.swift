@@ -2,12 +2,16 @@ import Foundation
 import TestSupport
 
 // neutron-standin (--routers N | --snapshot FILE) [--port P] [--max-page M]
+//                 [--notify-url amqp://USER@HOST:PORT/VHOST --notify-password-file FILE [--notify-exchange neutron]]
 // Serves a generated cloud of N routers, or a snapshot file (read again whenever it changes), as
 // Neutron's API on 127.0.0.1:P (see TestSupport's NeutronStandIn, also for its /_control/ endpoints).
-// Prints one line "listening http://127.0.0.1:P …" once ready.
+// With --notify-url, `POST /_control/change` publishes Neutron's notifications of each change to that
+// RabbitMQ (exchange `neutron`, routing key `notifications.info`, oslo messagingv2 envelopes); the broker
+// must answer at start. Prints one line "listening http://127.0.0.1:P …" once ready.
 
 let usage = """
     usage: neutron-standin (--routers N | --snapshot FILE) [--port P (default 9696, 0 = any)] [--max-page M (default 1000, 0 = none)]
+                           [--notify-url amqp://USER@HOST:PORT/VHOST --notify-password-file FILE [--notify-exchange NAME (default neutron)]]
     """
 func fail(_ message: String, _ status: Int32 = 64) -> Never {
     FileHandle.standardError.write(Data("neutron-standin: \(message)\n".utf8))
@@ -18,6 +22,9 @@ var routers: Int?
 var snapshotPath: String?
 var port = 9696
 var maxPage = 1000
+var notifyURL: String?
+var notifyPasswordFile: String?
+var notifyExchange = "neutron"
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     func value() -> Int {
@@ -31,6 +38,9 @@ while let a = args.popFirst() {
         snapshotPath = v
     case "--port": port = value()
     case "--max-page": maxPage = value()
+    case "--notify-url", "--notify-password-file", "--notify-exchange":
+        guard let v = args.popFirst(), !v.isEmpty else { fail("\(a) needs a value\n\(usage)") }
+        if a == "--notify-url" { notifyURL = v } else if a == "--notify-exchange" { notifyExchange = v } else { notifyPasswordFile = v }
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(a)\n\(usage)")
     }
@@ -48,6 +58,23 @@ default:
     fail("give either --routers N or --snapshot FILE\n\(usage)")
 }
 
+var notifier: AMQPNotifier?
+if let url = notifyURL {
+    guard let file = notifyPasswordFile else { fail("--notify-url needs --notify-password-file\n\(usage)") }
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read the password file \(file)", 66) }
+    let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+    do {
+        let n = try AMQPNotifier(url: url, password: password, exchange: notifyExchange)
+        try await n.connect()
+        notifier = n
+    } catch {
+        fail("cannot publish to \(url) (exchange \(notifyExchange)): \(error)", 1)
+    }
+    standIn.setNotifier(notifier)
+} else if notifyPasswordFile != nil {
+    fail("--notify-password-file needs --notify-url\n\(usage)")
+}
+
 let server: ScriptedHTTPServer
 do {
     server = try await standIn.start(port: port)
@@ -59,7 +86,8 @@ let ready = if let cloud = standIn.cloud {
 } else {
     "snapshot=\(snapshotPath ?? "")"
 }
-FileHandle.standardOutput.write(Data("listening \(server.baseURL) \(ready)\n".utf8))
+let notifying = notifier.map { " notify=\($0.endpoint.description)/\($0.exchange)" } ?? ""
+FileHandle.standardOutput.write(Data("listening \(server.baseURL) \(ready)\(notifying)\n".utf8))
 while true {
     try? await Task.sleep(for: .seconds(3600))
 }

@@ -106,6 +106,10 @@ public final class NeutronStandIn: Sendable {
         var counters = Counters()
         var faults: [Fault] = []
         var linkBase = "http://127.0.0.1"
+        /// Where notifications of `/_control/change` go (nil: none are published).
+        var notifier: (any NotificationPublishing)?
+        /// Notifications built so far (their message IDs).
+        var notificationSerial = 0
     }
 
     /// The four collections, sorted by ID (Neutron's paging order; `index(of:)` searches them).
@@ -120,6 +124,10 @@ public final class NeutronStandIn: Sendable {
 
     public let maxPageSize: Int?
     private let state: Mutex<State>
+    /// The time written into notifications (`timestamp`, `updated_at`): the wall clock unless a test injects one.
+    let clock: @Sendable () -> Date
+    /// Serialises `/_control/change` calls (each one's start events, change and end events stay together).
+    private let changeLock = AsyncLock()
 
     /// The page size of the agent's own reads (`ClientOptions.pageSize`'s default), pre-rendered.
     public static let agentPageSize = 1000
@@ -142,15 +150,27 @@ public final class NeutronStandIn: Sendable {
         refreshFile()
     }
 
-    private init(source: Source, snapshot: CloudSnapshot, maxPageSize: Int?) {
+    /// A generated cloud of `routers` routers whose notifications carry times from `clock` (unit tests).
+    public convenience init(routers: Int, maxPageSize: Int? = 1000, clock: @escaping @Sendable () -> Date) {
+        let cloud = StandInCloud(routers: routers)
+        self.init(source: .generated(cloud), snapshot: cloud.snapshot, maxPageSize: maxPageSize, clock: clock)
+    }
+
+    private init(source: Source, snapshot: CloudSnapshot, maxPageSize: Int?, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.maxPageSize = maxPageSize
+        self.clock = clock
         state = Mutex(State(source: source, cloud: Served(snapshot)))
+    }
+
+    /// Publishes the notifications of every `/_control/change` to `notifier` from now on (nil: stop).
+    public func setNotifier(_ notifier: (any NotificationPublishing)?) {
+        state.withLock { $0.notifier = notifier }
     }
 
     /// Serves on 127.0.0.1:`port` (0: an ephemeral port) after rendering the agent's pages.
     public func start(port: Int = 0) async throws -> ScriptedHTTPServer {
         let server = try await ScriptedHTTPServer.start(port: port) { [self] request in
-            respond(to: request)
+            await handle(request)
         }
         setLinkBase(server.baseURL)
         return server
@@ -230,6 +250,98 @@ public final class NeutronStandIn: Sendable {
     }
 
     // MARK: - Requests
+
+    /// The answer to any request, including the control calls that publish notifications (`POST /_control/change`).
+    public func handle(_ request: ScriptedRequest) async -> ScriptedResponse {
+        if request.method == "POST", request.path.hasSuffix("/_control/change") { return await change(request) }
+        return respond(to: request)
+    }
+
+    /// The outcome of `applyChanges`: what changed, and how many notifications were published.
+    public struct ChangeReport: Sendable, Codable {
+        public var changes: [StandInCloud.Change]
+        public var published: Int
+        /// Time spent publishing the `.end` notifications (after the change became visible).
+        public var publishMilliseconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case changes, published
+            case publishMilliseconds = "publish_ms"
+        }
+    }
+
+    /// Makes `count` changes of `kind` (nil: cycling through every kind) to a generated cloud, as one batch: the
+    /// `.start` notifications are published first, then the changes are made and the agent's pages re-rendered, and
+    /// only then — the changes visible to every API request — the `.end` notifications (and `router.interface.*`)
+    /// are published. Returns once they are written to the broker's socket.
+    public func applyChanges(_ kind: StandInCloud.ChangeKind?, count: Int = 1, routerIndex: Int? = nil) async throws -> ChangeReport {
+        await changeLock.lock()
+        do {
+            let report = try await applyChangesLocked(kind, count: count, routerIndex: routerIndex)
+            await changeLock.unlock()
+            return report
+        } catch {
+            await changeLock.unlock()
+            throw error
+        }
+    }
+
+    private func applyChangesLocked(_ kind: StandInCloud.ChangeKind?, count: Int, routerIndex: Int?) async throws -> ChangeReport {
+        let stamp = StandInNotification.isoSeconds(clock())
+        let planned: (StandInCloud, [StandInCloud.Change], (any NotificationPublishing)?) = try state.withLock { s in
+            guard case .generated(var c) = s.source else { throw StandInCloud.ChangeError.noRouter("changes need a generated cloud (--routers N)") }
+            var changes: [StandInCloud.Change] = []
+            let kinds = StandInCloud.ChangeKind.allCases
+            let first = c.changesApplied
+            for i in 0..<count {
+                let k = kind ?? kinds[(first + i) % kinds.count]
+                changes.append(try c.applyChange(k, routerIndex: routerIndex, excluding: Set(changes.map(\.routerID)), stamp: stamp))
+            }
+            return (c, changes, s.notifier)
+        }
+        let (cloud, changes, notifier) = planned
+        let before = changes.flatMap(\.before)
+        if let notifier, !before.isEmpty { try await notifier.publish(bodies(before)) }
+        replace(source: .generated(cloud), cloud: Served(cloud.snapshot))
+        let after = changes.flatMap(\.after)
+        let started = ContinuousClock.now
+        if let notifier, !after.isEmpty { try await notifier.publish(bodies(after)) }
+        let took = ContinuousClock.now - started
+        let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
+        return ChangeReport(changes: changes, published: notifier == nil ? 0 : before.count + after.count, publishMilliseconds: ms)
+    }
+
+    private func bodies(_ events: [StandInCloud.Event]) -> [[UInt8]] {
+        let now = clock()
+        return events.map { e in
+            let serial = state.withLock { s in
+                s.notificationSerial += 1
+                return s.notificationSerial
+            }
+            return StandInNotification.body(eventType: e.eventType, payload: e.payload, serial: serial, timestamp: now)
+        }
+    }
+
+    /// `POST /_control/change?kind=gateway|gateway_port|add_interface|remove_interface|delete_router|mixed&count=N&router=INDEX`
+    private func change(_ request: ScriptedRequest) async -> ScriptedResponse {
+        let kindText = request.queryValues("kind").first ?? "mixed"
+        let kind = StandInCloud.ChangeKind(rawValue: kindText)
+        guard kind != nil || kindText == "mixed" else {
+            let names = StandInCloud.ChangeKind.allCases.map(\.rawValue).joined(separator: ", ")
+            return Self.error(400, "BadRequest", "unknown kind '\(kindText)' (one of \(names), mixed)")
+        }
+        let count = request.queryValues("count").first.flatMap { Int($0) } ?? 1
+        guard (1...10_000).contains(count) else { return Self.error(400, "BadRequest", "count must be 1...10000") }
+        let router = request.queryValues("router").first.flatMap { Int($0) }
+        do {
+            let report = try await applyChanges(kind, count: count, routerIndex: router)
+            return .json(data: (try? JSONEncoder().encode(report)) ?? Data())
+        } catch let error as StandInCloud.ChangeError {
+            return Self.error(400, "BadRequest", error.description)
+        } catch {
+            return Self.error(502, "NotificationFailed", "the change was made but its notifications could not be published: \(error)")
+        }
+    }
 
     /// The answer to any request (control or Neutron).
     public func respond(to request: ScriptedRequest) -> ScriptedResponse {

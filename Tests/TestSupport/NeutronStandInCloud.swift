@@ -61,10 +61,10 @@ public struct StandInCloud: Sendable {
     public static let hostAddressV4 = "198.18.0.1/15"
     public static let hostAddressV6 = "2001:db8:100::1/64"
 
-    public private(set) var routers: [Router] = []
-    public private(set) var ports: [Port] = []
-    public private(set) var subnets: [Subnet] = []
-    public private(set) var networks: [Network] = []
+    public internal(set) var routers: [Router] = []
+    public internal(set) var ports: [Port] = []
+    public internal(set) var subnets: [Subnet] = []
+    public internal(set) var networks: [Network] = []
 
     private var nextPort = 0
     private var nextSubnet = 0
@@ -72,9 +72,11 @@ public struct StandInCloud: Sendable {
     /// Next IPv4 /26 block of 10.0.0.0/8 (index of the block).
     private var nextV4Block = 0
     /// Next fresh gateway addresses handed out by churn.
-    private var nextChurnGatewayV4: UInt32 = 0xC613_8000   // 198.19.128.0
-    private var nextChurnGatewayV6: UInt32 = 0x0100_0000
+    var nextChurnGatewayV4: UInt32 = 0xC613_8000   // 198.19.128.0
+    var nextChurnGatewayV6: UInt32 = 0x0100_0000
     public private(set) var churnRounds = 0
+    /// Single changes made so far (`applyChange`), which also seeds their choice of router.
+    public internal(set) var changesApplied = 0
 
     public init(routers count: Int) {
         precondition(count >= 0 && count <= 60_000, "the address plan holds at most 60,000 routers")
@@ -227,20 +229,20 @@ public struct StandInCloud: Sendable {
 
     // MARK: - Helpers
 
-    private func interfaceAddresses(of routerID: String) -> Int {
+    func interfaceAddresses(of routerID: String) -> Int {
         ports.filter { $0.routerID == routerID && $0.owner == "network:router_interface" }.reduce(0) { $0 + $1.fixedIPs.count }
     }
 
-    private func gatewayPort(_ r: Router) -> Port {
+    func gatewayPort(_ r: Router) -> Port {
         Port(id: r.gatewayPortID, routerID: r.id, networkID: Self.externalNetworkID, project: "", owner: "network:router_gateway",
              fixedIPs: [(Self.externalSubnetV6ID, Self.gatewayV6Text(r.gatewayV6)), (Self.externalSubnetV4ID, Self.v4Text(r.gatewayV4))])
     }
 
-    private mutating func newPortID() -> String { defer { nextPort += 1 }; return Self.uuid("d0000000", nextPort) }
-    private mutating func newSubnetID() -> String { defer { nextSubnet += 1 }; return Self.uuid("c0000000", nextSubnet) }
-    private mutating func newNetworkID() -> String { defer { nextNetwork += 1 }; return Self.uuid("f0000000", nextNetwork) }
+    mutating func newPortID() -> String { defer { nextPort += 1 }; return Self.uuid("d0000000", nextPort) }
+    mutating func newSubnetID() -> String { defer { nextSubnet += 1 }; return Self.uuid("c0000000", nextSubnet) }
+    mutating func newNetworkID() -> String { defer { nextNetwork += 1 }; return Self.uuid("f0000000", nextNetwork) }
 
-    private mutating func newV4Subnet(network: String, project: String, serial: Int) -> Subnet {
+    mutating func newV4Subnet(network: String, project: String, serial: Int) -> Subnet {
         precondition(nextV4Block < (1 << 18), "10.0.0.0/8 has no /26 left")
         let base: UInt32 = 0x0A00_0000 + UInt32(nextV4Block) * 64
         nextV4Block += 1

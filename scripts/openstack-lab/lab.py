@@ -12,6 +12,13 @@ Run with the lab venv's interpreter (setup.sh creates it):
     lab.py serve NAME PORT     (internal) serve one WSGI application with gunicorn on 127.0.0.1:PORT
 
 Every process binds 127.0.0.1 only; all state (configs, keys, SQLite databases, logs) is in DIR.
+
+With MRA_LAB_RABBITMQ_CTL set (the rabbitmqctl front of a running broker: scripts/rabbitmq/ctl.sh), Neutron
+sends its notifications there: `start` creates a vhost and a user of its own for this lab on that broker
+(port MRA_LAB_RABBITMQ_PORT, default 5672), sets `transport_url = rabbit://…@127.0.0.1:PORT/VHOST` and
+`[oslo_messaging_notifications] driver = messagingv2`, and checks with a consumer of its own that creating the
+topology published `router.interface.create` on exchange `neutron`; `stop` deletes the vhost and the user.
+Without it Neutron keeps `transport_url = fake:/` (no notifications).
 """
 
 import argparse
@@ -225,7 +232,23 @@ def keystone_conf(run_dir):
         """)
 
 
-def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini):
+def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini, rabbit=None):
+    transport_url = rabbit["transport_url"] if rabbit else "fake:/"
+    notifications = textwrap.dedent("""\
+
+        [oslo_messaging_notifications]
+        driver = messagingv2
+        topics = notifications
+        # 0: a notification that cannot be sent while the broker is down is dropped at once (the default, -1,
+        # retries for ever, holding the API call until the broker is back). The agent resyncs on reconnect.
+        retry = 0
+
+        [oslo_messaging_rabbit]
+        # reconnect quickly after a broker restart (the tests restart it)
+        rabbit_retry_interval = 1
+        rabbit_retry_backoff = 1
+        rabbit_interval_max = 2
+        """) if rabbit else ""
     return textwrap.dedent(f"""\
         [DEFAULT]
         debug = false
@@ -236,7 +259,7 @@ def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini)
         auth_strategy = keystone
         api_paste_config = {paste_ini}
         state_path = {run_dir}/neutron-state
-        transport_url = fake:/
+        transport_url = {transport_url}
         allow_overlapping_ips = true
         pagination_max_limit = {page_limit if page_limit > 0 else -1}
         notify_nova_on_port_status_changes = false
@@ -275,7 +298,7 @@ def neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini)
 
         [ml2_type_vlan]
         network_vlan_ranges = physnet2:1:4094
-        """)
+        """) + notifications
 
 
 CREATE_NEUTRON_SCHEMA = """
@@ -286,6 +309,81 @@ from neutron_lib.db import model_base
 engine = sqlalchemy.create_engine(sys.argv[1])
 model_base.BASEV2.metadata.create_all(engine)
 """
+
+
+# ---------------------------------------------------------------------------------------------
+# RabbitMQ for Neutron's notifications (a vhost and user per lab on the tests' broker)
+# ---------------------------------------------------------------------------------------------
+
+def rabbit_ctl(ctl, *args, check=True, port=None):
+    env = dict(os.environ)
+    if port:
+        env["MRA_RABBITMQ_PORT"] = str(port)  # scripts/rabbitmq/ctl.sh finds its node by the AMQP port
+    r = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=60, env=env)
+    if check and r.returncode != 0:
+        raise LabError(f"rabbitmqctl {' '.join(args)} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:400]}")
+    return r.stdout
+
+
+def rabbit_setup(run_dir):
+    """A vhost and a user (all rights on that vhost only) for this lab's Neutron; None when not asked for."""
+    ctl = os.environ.get("MRA_LAB_RABBITMQ_CTL")
+    if not ctl:
+        return None
+    port = int(os.environ.get("MRA_LAB_RABBITMQ_PORT", "5672"))
+    tag = os.path.basename(run_dir).replace("_", "-").lower()
+    vhost, user, password = f"mra-lab-{tag}", f"neutron-{tag}", secrets.token_urlsafe(18)
+    rabbit_ctl(ctl, "add_vhost", vhost, port=port)
+    rabbit_ctl(ctl, "add_user", user, password, port=port)
+    rabbit_ctl(ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*", port=port)
+    return {"ctl": ctl, "port": port, "vhost": vhost, "user": user, "password": password,
+            "transport_url": f"rabbit://{user}:{password}@{HOST}:{port}/{vhost}",
+            "url": f"amqp://{HOST}:{port}/{vhost}"}
+
+
+def rabbit_teardown(ctl, vhost, user, port=None):
+    if ctl and vhost:
+        rabbit_ctl(ctl, "delete_vhost", vhost, check=False, port=port)
+    if ctl and user:
+        rabbit_ctl(ctl, "delete_user", user, check=False, port=port)
+
+
+class NotificationWatch:
+    """A consumer of exchange `neutron` (declared as oslo.messaging declares it: topic, not durable, not
+    auto-delete) on an exclusive queue bound with notifications.info, to check that Neutron publishes."""
+
+    def __init__(self, rabbit):
+        import amqp  # py-amqp: kombu's transport, in the venv since oslo.messaging needs it
+        self.conn = amqp.Connection(host=f"{HOST}:{rabbit['port']}", userid=rabbit["user"],
+                                    password=rabbit["password"], virtual_host=rabbit["vhost"], connect_timeout=10)
+        self.conn.connect()
+        self.ch = self.conn.channel()
+        self.ch.exchange_declare("neutron", "topic", durable=False, auto_delete=False)
+        self.queue, _, _ = self.ch.queue_declare("", exclusive=True, auto_delete=True)
+        self.ch.queue_bind(self.queue, "neutron", "notifications.info")
+        self.events = []
+        self.ch.basic_consume(self.queue, callback=self._on_message, no_ack=True)
+
+    def _on_message(self, msg):
+        body = json.loads(msg.body)
+        inner = json.loads(body["oslo.message"])
+        self.events.append(inner["event_type"])
+
+    def wait_for(self, event_type, timeout=15):
+        import socket as _socket
+        deadline = time.monotonic() + timeout
+        while event_type not in self.events and time.monotonic() < deadline:
+            try:
+                self.conn.drain_events(timeout=0.5)
+            except _socket.timeout:
+                pass
+        return event_type in self.events
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:
+            pass
 
 
 class Keystone:
@@ -355,6 +453,10 @@ def start(args):
     except BaseException as e:
         for p in procs:
             stop_pid(p.pid)
+        rabbit_file = os.path.join(run_dir, "rabbit.json")
+        if os.path.exists(rabbit_file):
+            r = json.load(open(rabbit_file))
+            rabbit_teardown(r.get("ctl"), r.get("vhost"), r.get("user"), r.get("port"))
         msg = str(e) if isinstance(e, LabError) else f"{type(e).__name__}: {e}"
         log(f"start failed: {msg}")
         for name in ("keystone", "neutron", "keystone-app", "neutron-app"):
@@ -460,8 +562,13 @@ def _start(run_dir, page_limit, procs, t0):
         raise LabError(f"neutron's api-paste.ini not found at {paste_ini}")
     for d in ("neutron-state", "neutron-locks"):
         os.makedirs(os.path.join(run_dir, d), exist_ok=True)
+    rabbit = rabbit_setup(run_dir)
+    if rabbit:
+        # written before Neutron starts, so that a failed start still removes the vhost and user
+        write(os.path.join(run_dir, "rabbit.json"), json.dumps({k: rabbit[k] for k in ("ctl", "vhost", "user", "port")}))
+        log(f"neutron notifications to RabbitMQ vhost {rabbit['vhost']} on {HOST}:{rabbit['port']}")
     nconf = os.path.join(run_dir, "neutron.conf")
-    write(nconf, neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini))
+    write(nconf, neutron_conf(run_dir, keystone_url, service_password, page_limit, paste_ini, rabbit))
     nenv = dict(env, OS_NEUTRON_CONFIG_DIR=run_dir, OS_NEUTRON_CONFIG_FILES="neutron.conf")
     nlog = os.path.join(run_dir, "neutron-manage.log")
     run([sys.executable, "-c", CREATE_NEUTRON_SCHEMA, f"sqlite:///{run_dir}/neutron.sqlite"], nenv, nlog)
@@ -472,11 +579,20 @@ def _start(run_dir, page_limit, procs, t0):
     t_neutron_up = time.monotonic()
     log(f"neutron up on {neutron_url} ({t_neutron_up - t0:.1f} s)")
 
-    # the topology, created by admin through the API
+    # the topology, created by admin through the API (watched on the broker when there is one)
     nt = Neutron(neutron_url, ks.token)
+    watch = NotificationWatch(rabbit) if rabbit else None
     topo = create_topology(nt, projects, admin_project_id)
     t_topology = time.monotonic()
     log(f"topology created ({t_topology - t0:.1f} s)")
+    if watch:
+        seen = watch.wait_for("router.interface.create")
+        watch.close()
+        if not seen:
+            raise LabError(f"neutron published no router.interface.create on exchange neutron (vhost {rabbit['vhost']}); "
+                           f"saw {sorted(set(watch.events))}")
+        topo["notifications_seen"] = sorted(set(watch.events))
+        log(f"notifications on exchange neutron: {len(watch.events)} while creating the topology")
 
     # --- outputs --------------------------------------------------------------------------
     env_file = os.path.join(run_dir, "lab.env")
@@ -507,6 +623,14 @@ def _start(run_dir, page_limit, procs, t0):
         env_line("MRA_LAB_DIR", run_dir),
         env_line("MRA_LAB_TOPOLOGY", topo_file),
     ]
+    if rabbit:
+        lines += [
+            env_line("MRA_LAB_RABBITMQ_URL", rabbit["url"]),
+            env_line("MRA_LAB_RABBITMQ_VHOST", rabbit["vhost"]),
+            env_line("MRA_LAB_RABBITMQ_CTL", rabbit["ctl"]),
+            env_line("MRA_LAB_RABBITMQ_PORT", rabbit["port"]),
+            env_line("MRA_LAB_RABBITMQ_NEUTRON_USER", rabbit["user"]),
+        ]
     write(env_file, "".join(lines))
     topo["keystone_url"] = keystone_url
     topo["neutron_url"] = neutron_url
@@ -654,6 +778,10 @@ def stop(args):
             pid = values.get(key)
             if pid and pid.isdigit():
                 stop_pid(int(pid))
+    rabbit_file = os.path.join(run_dir, "rabbit.json")
+    if os.path.exists(rabbit_file):
+        r = json.load(open(rabbit_file))
+        rabbit_teardown(r.get("ctl"), r.get("vhost"), r.get("user"), r.get("port"))
     if os.path.isdir(run_dir) and (os.path.exists(os.path.join(run_dir, "keystone.conf"))
                                    or not os.listdir(run_dir)):
         shutil.rmtree(run_dir, ignore_errors=True)
