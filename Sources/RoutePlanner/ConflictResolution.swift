@@ -1,7 +1,7 @@
 import Model
 
 /// A subnet of a selected router that passed every check before conflict resolution.
-struct Candidate {
+struct Candidate: Hashable, Sendable {
     var subnet: Subnet
     var routerID: String
     var projectID: String

@@ -52,3 +52,5 @@ extension AddressFamily {
     /// `0.0.0.0` or `::`.
     var unspecifiedAddress: IPAddress { self == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, low: 0) }
 }
+
+extension PrefixIndex: Sendable where Value: Sendable {}

@@ -15,12 +15,15 @@ struct ChosenGateway {
 /// The rule engine: every check a router and each of its subnets must pass to get a route, in order, the first
 /// failure giving the refusal and its message (see the README's refusal reasons). Built once per plan from the
 /// snapshot and kernel view, indexed order-independently (duplicates resolved deterministically).
-struct RefusalRules {
+struct RefusalRules: Sendable {
     let policy: Policy
-    let routers: [Router]                       // unique by ID, sorted by ID
-    let subnets: [String: Subnet]
+    /// The three below are what the incremental planner replaces between reconciles; the rest stays fixed.
+    var routers: [Router]                       // unique by ID, sorted by ID
+    var subnets: [String: Subnet]
     let networks: [String: Network]
-    let interfaceSubnets: [String: [String]]    // router ID → sorted unique subnet IDs of its interface ports
+    var interfaceSubnets: [String: [String]]    // router ID → sorted unique subnet IDs of its interface ports
+    /// The IDs of the subnets that are protected as external subnets (on an external network, or named by a gateway).
+    let externalSubnetIDs: Set<String>
     let protected: PrefixIndex<Protected>
     let foreign: PrefixIndex<KernelRoute>
     let connected: [ConnectedNetwork]           // sorted
@@ -63,12 +66,13 @@ struct RefusalRules {
         for (p, w) in special { prot.append((p, Protected(prefix: p, what: w))) }
         for p in policy.protectedPrefixes { prot.append((p, Protected(prefix: p, what: "a configured protected prefix"))) }
         protected = PrefixIndex(prot)
+        self.externalSubnetIDs = externalSubnetIDs
 
         let ownership = policy.ownership
-        let foreignRoutes = Set(kernel.routes).filter { r in
-            !ownership.owns(route: r) && !r.destination.isDefault
-        }
-        foreign = PrefixIndex(foreignRoutes.map { ($0.destination, $0) })
+        // Duplicates do no harm here (only the smallest overlapping route is named), so no Set copy of every route.
+        foreign = PrefixIndex(kernel.routes.lazy
+            .filter { r in !ownership.owns(route: r) && !r.destination.isDefault }
+            .map { ($0.destination, $0) })
     }
 
     // MARK: - Router level
@@ -79,6 +83,11 @@ struct RefusalRules {
     }
 
     func judge(_ router: Router) -> RouterVerdict {
+        judge(router, interfaceSubnetIDs: interfaceSubnets[router.id])
+    }
+
+    /// The router-level checks with the router's interface subnet IDs (sorted, unique) given explicitly.
+    func judge(_ router: Router, interfaceSubnetIDs: [String]?) -> RouterVerdict {
         func refuse(_ reason: RefusalReason, _ message: String) -> RouterVerdict {
             .refused(Refusal(reason: reason, routerID: router.id, projectID: router.projectID, message: message))
         }
@@ -104,7 +113,7 @@ struct RefusalRules {
         if policy.requireSNATDisabled && !selected.allSatisfy({ $0.enableSNAT == false }) {
             return refuse(.notSelected, "\(r) has SNAT enabled (or not reported) on its gateway while only routers with SNAT disabled are selected; disable SNAT (openstack router set --disable-snat) or turn off the SNAT requirement.")
         }
-        guard let subnetIDs = interfaceSubnets[router.id], !subnetIDs.isEmpty else {
+        guard let subnetIDs = interfaceSubnetIDs, !subnetIDs.isEmpty else {
             return refuse(.routerWithoutInterfaces, "\(r) has a gateway but no interface ports, so it has no tenant subnets to route; add a subnet to it (openstack router add subnet) if that is unexpected.")
         }
         // Per family, a gateway address this host can use as a next hop comes first (a multihomed router with one
@@ -165,7 +174,12 @@ struct RefusalRules {
     }
 
     func judge(subnetID: String, of router: Router, gateways: [AddressFamily: ChosenGateway]) -> SubnetVerdict {
-        guard let subnet = subnets[subnetID] else {
+        judge(subnetID: subnetID, subnet: subnets[subnetID], of: router, gateways: gateways)
+    }
+
+    /// The subnet-level checks with the subnet given explicitly (nil: Neutron did not list it).
+    func judge(subnetID: String, subnet: Subnet?, of router: Router, gateways: [AddressFamily: ChosenGateway]) -> SubnetVerdict {
+        guard let subnet else {
             return .refused(Refusal(reason: .unknownSubnet, routerID: router.id, subnetID: subnetID, projectID: router.projectID,
                                     message: "Router \(router.id) has an interface on subnet \(subnetID), which Neutron did not list; make sure the agent's credentials can list every subnet (an admin or reader role across projects)."))
         }
