@@ -31,8 +31,8 @@ struct RefusalRules: Sendable {
     init(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy) {
         self.policy = policy
         routers = uniqueByID(snapshot.routers, id: \.id)
-        subnets = Dictionary(uniqueByID(snapshot.subnets, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        networks = Dictionary(uniqueByID(snapshot.networks, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        subnets = uniqueDictionary(snapshot.subnets, id: \.id)
+        networks = uniqueDictionary(snapshot.networks, id: \.id)
 
         var ifaces: [String: Set<String>] = [:]
         for port in snapshot.ports where RouterPort.interfaceOwners.contains(port.deviceOwner) {
@@ -91,7 +91,7 @@ struct RefusalRules: Sendable {
         func refuse(_ reason: RefusalReason, _ message: String) -> RouterVerdict {
             .refused(Refusal(reason: reason, routerID: router.id, projectID: router.projectID, message: message))
         }
-        let r = "Router \(router.id)\(router.name.isEmpty ? "" : " (\(router.name))")"
+        var r: String { "Router \(router.id)\(router.name.isEmpty ? "" : " (\(router.name))")" }   // only for a refusal
         if !policy.projects.isEmpty && !policy.projects.contains(router.projectID) {
             return refuse(.notSelected, "\(r) belongs to project \(router.projectID.isEmpty ? "(none)" : router.projectID), which is not among the selected projects; add it to the project list if its subnets should be routed.")
         }
@@ -137,14 +137,7 @@ struct RefusalRules: Sendable {
         if let own = connected.first(where: { $0.address == nh }) {
             return "an address of this host itself (\(own.interfaceName.isEmpty ? "interface \(own.interfaceIndex)" : own.interfaceName))"
         }
-        let special: [(IPPrefix, String)] = [
-            (.loopbackV4, "a loopback address"), (.loopbackV6, "a loopback address"),
-            (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
-            (.multicastV4, "a multicast address"), (.multicastV6, "a multicast address"),
-            (.broadcastV4, "the broadcast address"),
-            (.linkLocalV4, "a link-local address"), (.linkLocalV6, "a link-local address"),
-        ]
-        if let (_, what) = special.first(where: { $0.0.contains(nh) }) { return what }
+        if let (_, what) = Self.unusableRanges.first(where: { $0.0.contains(nh) }) { return what }
         for c in connected where c.prefix.contains(nh) && c.prefix.length <= nh.bitWidth - 2 {
             if nh == c.prefix.address { return "the network address of \(c.prefix)" }
             if nh.family == .v4, nh.low == c.prefix.address.low | ((UInt64(1) << UInt64(32 - c.prefix.length)) - 1) {
@@ -153,6 +146,14 @@ struct RefusalRules: Sendable {
         }
         return nil
     }
+
+    private static let unusableRanges: [(IPPrefix, String)] = [
+        (.loopbackV4, "a loopback address"), (.loopbackV6, "a loopback address"),
+        (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
+        (.multicastV4, "a multicast address"), (.multicastV6, "a multicast address"),
+        (.broadcastV4, "the broadcast address"),
+        (.linkLocalV4, "a link-local address"), (.linkLocalV6, "a link-local address"),
+    ]
 
     /// Whether this host can route via `nh`: a usable address on a connected network.
     func isUsableNextHop(_ nh: IPAddress) -> Bool {
@@ -185,7 +186,7 @@ struct RefusalRules: Sendable {
         }
         let project = subnet.projectID.isEmpty ? router.projectID : subnet.projectID
         let cidr = subnet.cidr
-        let s = "Subnet \(subnet.id) (\(cidr)) on router \(router.id)"
+        var s: String { "Subnet \(subnet.id) (\(cidr)) on router \(router.id)" }   // only for a refusal
         func refuse(_ reason: RefusalReason, _ nextHop: IPAddress?, _ message: String) -> SubnetVerdict {
             .refused(Refusal(reason: reason, destination: cidr, nextHop: nextHop, routerID: router.id, subnetID: subnet.id,
                              projectID: project, message: message))
@@ -209,17 +210,29 @@ struct RefusalRules: Sendable {
         if cidr.length < minLength {
             return refuse(.prefixTooShort, nh, "\(s) is a /\(cidr.length), wider than the minimum /\(minLength) for \(cidr.family); lower the minimum prefix length if such a wide prefix should be routed.")
         }
-        if let p = protected.overlapping(cidr).map(\.1).min(by: { ($0.prefix, $0.what) < ($1.prefix, $1.what) }) {
+        var p: Protected?
+        protected.forEachOverlapping(cidr) { _, c in
+            if p == nil || (c.prefix, c.what) < (p!.prefix, p!.what) { p = c }
+        }
+        if let p {
             return refuse(.overlapsProtectedPrefix, nh, "\(s) overlaps \(p.prefix), \(p.what); a route for it would take over traffic this host needs, so renumber the subnet (or, for a configured prefix, remove it from the protected list).")
         }
-        if let f = foreign.overlapping(cidr).map(\.1).min(by: routeOrder) {
+        var f: KernelRoute?
+        foreign.forEachOverlapping(cidr) { _, r in
+            if f == nil || routeOrder(r, f!) { f = r }
+        }
+        if let f {
             return refuse(.overlapsForeignRoute, nh, "\(s) overlaps the route \(f.destination) (protocol \(f.proto), table \(f.table)) that the agent does not own; the agent never takes over foreign routes, so remove that route or renumber the subnet.")
         }
         if let what = unusableNextHop(nh) {
             return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is \(what), not a neighbour's address on a connected network; a route via it would fail or send the subnet's traffic nowhere, so correct the router's gateway address.")
         }
-        let on = connected.filter { $0.prefix.contains(nh) }
-        guard let link = on.min(by: { ($0.prefix.length, $1.interfaceIndex) > ($1.prefix.length, $0.interfaceIndex) }) else {
+        var link: ConnectedNetwork?
+        for c in connected where c.prefix.contains(nh) {
+            if let l = link, !((c.prefix.length, l.interfaceIndex) > (l.prefix.length, c.interfaceIndex)) { continue }
+            link = c
+        }
+        guard let link else {
             return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is on no network this host is directly connected to; connect the host to that external network or select another one.")
         }
         return .candidate(Candidate(subnet: subnet, routerID: router.id, projectID: project, nextHop: nh,
@@ -230,11 +243,17 @@ struct RefusalRules: Sendable {
 /// Deduplicates by ID; among entries with the same ID, the one with the smallest description wins
 /// (any fixed choice would do: it only has to ignore the input order). Sorted by ID.
 func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
-    var best: [String: T] = [:]
+    let best = uniqueDictionary(items, id: id)
+    return best.keys.sorted().map { best[$0]! }
+}
+
+/// `uniqueByID` as a dictionary by ID (no sorting).
+func uniqueDictionary<T>(_ items: [T], id: (T) -> String) -> [String: T] {
+    var best: [String: T] = Dictionary(minimumCapacity: items.count)
     for item in items {
         let key = id(item)
         if let old = best[key], String(describing: old) <= String(describing: item) { continue }
         best[key] = item
     }
-    return best.keys.sorted().map { best[$0]! }
+    return best
 }

@@ -65,7 +65,10 @@ public func simulate(_ ops: [KernelOperation], on view: KernelView) -> KernelVie
     }
     var out = view
     out.routes = routes.values.flatMap { $0 }.sorted(by: routeOrder)
-    out.nexthops = (Array(nexthops.values) + extraNexthops).sorted { ($0.id, String(describing: $0)) < ($1.id, String(describing: $1)) }
+    // By ID; the description only breaks ties (duplicate IDs), instead of being built for every comparison.
+    out.nexthops = (Array(nexthops.values) + extraNexthops).sorted { a, b in
+        a.id != b.id ? a.id < b.id : String(describing: a) < String(describing: b)
+    }
     return out
 }
 
