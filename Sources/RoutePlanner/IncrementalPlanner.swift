@@ -80,7 +80,7 @@ public struct IncrementalPlanner: Sendable {
     // MARK: The cloud
     private var routers: [String: RouterEntry] = [:]
     /// Subnet ID → the routers whose interface ports name it.
-    private var subnetUsers: [String: Set<String>] = [:]
+    private var subnetUsers: [String: [String]] = [:]
     /// Subnet ID → how many routers name it in a gateway (such subnets are protected).
     private var gatewaySubnetRefs: [String: Int] = [:]
 
@@ -88,10 +88,9 @@ public struct IncrementalPlanner: Sendable {
     private var candidates: [CandidateKey: Candidate] = [:]
     private var index: CandidateIndex
     private var conflictRefusals: [CandidateKey: Refusal] = [:]
-    /// The accepted candidate per destination (conflict resolution accepts at most one per prefix).
-    private var acceptedAt: [IPPrefix: CandidateKey] = [:]
+    /// The accepted candidate's route per destination (conflict resolution accepts at most one per prefix).
     private var desiredAt: [IPPrefix: DesiredRoute] = [:]
-    private var destinationsVia: [IPAddress: Set<IPPrefix>] = [:]
+    private var destinationsVia: [IPAddress: [IPPrefix]] = [:]
 
     // MARK: Nexthop objects: gateway ⇄ ID, and owned nexthops nobody wants (deleted by every delta until gone)
     private var nexthopFor: [IPAddress: UInt32] = [:]
@@ -106,17 +105,17 @@ public struct IncrementalPlanner: Sendable {
     private var nexthopByID: [UInt32: KernelNexthop]
     /// Owned nexthops by gateway, IDs ascending.
     private var ownedNexthopsVia: [IPAddress: [UInt32]] = [:]
-    /// Nexthop ID → destinations of owned routes pointing at it (with how many routes).
-    private var routesOn: [UInt32: [IPPrefix: Int]] = [:]
+    /// Nexthop ID → the destination of each owned route pointing at it.
+    private var routesOn: [UInt32: [IPPrefix]] = [:]
     private let foreignReferences: Set<UInt32>
 
     // MARK: Convergence
     /// Destinations and gateways whose writes failed: planned again by the next update.
     private var dirtyDestinations = Set<IPPrefix>()
     private var dirtyGateways = Set<IPAddress>()
-    /// Destinations and gateways written by the last plan or delta and not yet recorded.
-    private var pendingDestinations = Set<IPPrefix>()
-    private var pendingGateways = Set<IPAddress>()
+    /// The last plan's or delta's operations until they are recorded (if they never are, the next update plans
+    /// their destinations and gateways again).
+    private var unrecorded: [KernelOperation] = []
 
     struct RouterEntry: Sendable {
         var router: Router
@@ -138,10 +137,14 @@ public struct IncrementalPlanner: Sendable {
         rules.routers = []
         rules.interfaceSubnets = [:]
 
+        routers.reserveCapacity(full.rules.routers.count)
+        subnetUsers.reserveCapacity(full.rules.subnets.count)
+        candidates.reserveCapacity(full.candidates.count)
+        desiredAt.reserveCapacity(full.accepted.count)
         for router in full.rules.routers {
             let ids = full.rules.interfaceSubnets[router.id] ?? []
             routers[router.id] = RouterEntry(router: router, subnetIDs: ids, gatewaySubnetIDs: [])
-            for id in ids { subnetUsers[id, default: []].insert(router.id) }
+            for id in ids { subnetUsers[id, default: []].append(router.id) }
         }
         for r in snapshot.routers {   // every entry counts for the protected subnets, duplicates included
             for g in r.gateways { for ip in g.fixedIPs { routers[r.id]?.gatewaySubnetIDs.insert(ip.subnetID) } }
@@ -155,10 +158,9 @@ public struct IncrementalPlanner: Sendable {
         index = CandidateIndex(full.candidates.map { ($0.subnet.cidr, $0.key) })
         for r in full.lost { conflictRefusals[CandidateKey(routerID: r.routerID, subnetID: r.subnetID ?? "")] = r }
         for c in full.accepted {
-            acceptedAt[c.subnet.cidr] = c.key
             let d = c.route
             desiredAt[d.destination] = d
-            destinationsVia[d.nextHop, default: []].insert(d.destination)
+            destinationsVia[d.nextHop, default: []].append(d.destination)
         }
 
         let owned = full.owned
@@ -166,14 +168,14 @@ public struct IncrementalPlanner: Sendable {
         nexthopByID = owned.nexthopByID
         foreignReferences = owned.foreignReferences
         for n in owned.nexthops { if let g = n.gateway { ownedNexthopsVia[g, default: []].append(n.id) } }
-        for r in owned.routes { if let id = r.nexthopID { routesOn[id, default: [:]][r.destination, default: 0] += 1 } }
+        for r in owned.routes { if let id = r.nexthopID { routesOn[id, default: []].append(r.destination) } }
         nexthopFor = full.nexthops.nexthopFor
         for (g, id) in nexthopFor { gatewayOfNexthop[id] = g }
         for n in owned.nexthops where gatewayOfNexthop[n.id] == nil && !foreignReferences.contains(n.id) {
             orphans.insert(n.id)
         }
         scanFrom = policy.ownership.nexthopIDs.lowerBound
-        markPending(fullPlan.operations)
+        unrecorded = fullPlan.operations
     }
 
     /// Routes wanted now.
@@ -254,7 +256,10 @@ public struct IncrementalPlanner: Sendable {
             rejudge.insert(u.routerID)
             if let old = routers[u.routerID] {
                 oldEntries[u.routerID] = old
-                for id in old.subnetIDs { subnetUsers[id]?.remove(u.routerID) }
+                for id in old.subnetIDs {
+                    subnetUsers[id]?.removeAll { $0 == u.routerID }
+                    if subnetUsers[id]?.isEmpty == true { subnetUsers[id] = nil }
+                }
                 for id in old.gatewaySubnetIDs {
                     gatewaySubnetRefs[id, default: 0] -= 1
                     if gatewaySubnetRefs[id] == 0 { gatewaySubnetRefs[id] = nil }
@@ -266,7 +271,7 @@ public struct IncrementalPlanner: Sendable {
             var entry = RouterEntry(router: router, subnetIDs: ids, gatewaySubnetIDs: gatewayIDs[u.routerID] ?? [])
             entry.refusals = oldEntries[u.routerID]?.refusals ?? []
             entry.candidates = oldEntries[u.routerID]?.candidates ?? []
-            for id in ids { subnetUsers[id, default: []].insert(u.routerID) }
+            for id in ids where subnetUsers[id]?.contains(u.routerID) != true { subnetUsers[id, default: []].append(u.routerID) }
             for id in entry.gatewaySubnetIDs { gatewaySubnetRefs[id, default: 0] += 1 }
             routers[u.routerID] = entry
         }
@@ -314,9 +319,8 @@ public struct IncrementalPlanner: Sendable {
             redecided.formUnion(inside)
         }
         var oldConflicts: [Refusal] = [], nowConflicts: [Refusal] = []
-        var touched: [IPPrefix] = []
+        var nowAccepted: [IPPrefix: DesiredRoute] = [:]
         for p in redecided {
-            if acceptedAt.removeValue(forKey: p) != nil { touched.append(p) }
             for key in index.byPrefix[p] ?? [] {
                 if let r = conflictRefusals.removeValue(forKey: key) { oldConflicts.append(r) }
             }
@@ -328,10 +332,7 @@ public struct IncrementalPlanner: Sendable {
             var component: [Candidate] = []
             for p in inside { for key in index.byPrefix[p] ?? [] { component.append(candidates[key]!) } }
             let (accepted, lost) = resolveConflicts(component)
-            for c in accepted {
-                acceptedAt[c.subnet.cidr] = c.key
-                touched.append(c.subnet.cidr)
-            }
+            for c in accepted { nowAccepted[c.subnet.cidr] = c.route }
             for r in lost {
                 let key = CandidateKey(routerID: r.routerID, subnetID: r.subnetID ?? "")
                 conflictRefusals[key] = r
@@ -343,20 +344,27 @@ public struct IncrementalPlanner: Sendable {
         withdrawn += oldConflictSet.subtracting(nowConflictSet)
 
         // 6. The desired routes that changed, and the gateways they leave or join.
-        var diffSet = dirtyDestinations.union(pendingDestinations)
-        var gateways = dirtyGateways.union(pendingGateways)
-        for p in Set(touched) {
-            let now = acceptedAt[p].map { candidates[$0]!.route }
+        var diffSet = dirtyDestinations
+        var gateways = dirtyGateways
+        for op in unrecorded {   // never recorded: planned again
+            switch op {
+            case .addNexthop(let n), .replaceNexthop(let n): if let g = n.gateway { gateways.insert(g) }
+            case .deleteNexthop: break
+            case .addRoute(let s), .replaceRoute(let s), .deleteRoute(let s): diffSet.insert(s.destination)
+            }
+        }
+        for p in redecided {   // every accepted destination, before and after, lies in a root
+            let now = nowAccepted[p]
             let before = desiredAt[p]
             guard now != before else { continue }
             diffSet.insert(p)
             if let b = before {
-                destinationsVia[b.nextHop]?.remove(p)
+                destinationsVia[b.nextHop]?.removeAll { $0 == p }
                 if destinationsVia[b.nextHop]?.isEmpty == true { destinationsVia[b.nextHop] = nil }
                 gateways.insert(b.nextHop)
             }
             if let n = now {
-                destinationsVia[n.nextHop, default: []].insert(p)
+                destinationsVia[n.nextHop, default: []].append(p)
                 gateways.insert(n.nextHop)
             }
             desiredAt[p] = now
@@ -378,9 +386,7 @@ public struct IncrementalPlanner: Sendable {
                              nexthopDeletes: orphans.sorted(), policy: policy)
         dirtyDestinations = []
         dirtyGateways = []
-        pendingDestinations = []
-        pendingGateways = []
-        markPending(diff.operations)
+        unrecorded = diff.operations
         return PlanDelta(changes: diff.changes, operations: diff.operations, newRefusals: newRefusals.sorted(),
                          withdrawnRefusals: withdrawn.sorted(), affectedDestinations: redecided.count)
     }
@@ -462,7 +468,7 @@ public struct IncrementalPlanner: Sendable {
                 guard let n = nexthopByID[id], ownership.owns(nexthop: n), gatewayOfNexthop[id] == nil,
                       !foreignReferences.contains(id), let old = n.gateway, old.family == g.family,
                       let on = routesOn[id], !on.isEmpty else { return false }
-                return on.keys.allSatisfy { desiredAt[$0]?.nextHop == g }
+                return on.allSatisfy { desiredAt[$0]?.nextHop == g }
             }
             guard let id = movable else { fresh.append(g); continue }
             assign(g, id)
@@ -527,8 +533,7 @@ public struct IncrementalPlanner: Sendable {
     /// Successful writes update the planner's kernel state; failed ones leave it as it was and are planned again
     /// by the next update.
     public mutating func record(_ operations: [KernelOperation], results: [Bool]) {
-        pendingDestinations = []
-        pendingGateways = []
+        unrecorded = []
         for (i, op) in operations.enumerated() {
             let ok = i < results.count && results[i]
             switch op {
@@ -544,16 +549,6 @@ public struct IncrementalPlanner: Sendable {
                 if ok, let r = simulatedRoute(s) { putRoute(r, replacing: op.isReplace) } else { dirtyDestinations.insert(s.destination) }
             case .deleteRoute(let s):
                 if ok { deleteRoute(s) } else { dirtyDestinations.insert(s.destination) }
-            }
-        }
-    }
-
-    private mutating func markPending(_ operations: [KernelOperation]) {
-        for op in operations {
-            switch op {
-            case .addNexthop(let n), .replaceNexthop(let n): if let g = n.gateway { pendingGateways.insert(g) }
-            case .deleteNexthop: break
-            case .addRoute(let s), .replaceRoute(let s), .deleteRoute(let s): pendingDestinations.insert(s.destination)
             }
         }
     }
@@ -580,7 +575,7 @@ public struct IncrementalPlanner: Sendable {
             if ownedNexthopsVia[g]?.isEmpty == true { ownedNexthopsVia[g] = nil }
         }
         // The kernel removes the routes that use a deleted nexthop.
-        for (d, _) in routesOn.removeValue(forKey: id) ?? [:] {
+        for d in Set(routesOn.removeValue(forKey: id) ?? []) {
             ownedRoutes[d]?.removeAll { $0.nexthopID == id }
             if ownedRoutes[d]?.isEmpty == true { ownedRoutes[d] = nil }
             dirtyDestinations.insert(d)
@@ -605,7 +600,7 @@ public struct IncrementalPlanner: Sendable {
         } else {
             group.append(r)
         }
-        if let id = r.nexthopID { routesOn[id, default: [:]][r.destination, default: 0] += 1 }
+        if let id = r.nexthopID { routesOn[id, default: []].append(r.destination) }
         group.sort(by: routeOrder)
         ownedRoutes[r.destination] = group
     }
@@ -621,13 +616,9 @@ public struct IncrementalPlanner: Sendable {
     }
 
     private mutating func unref(_ r: KernelRoute) {
-        guard let id = r.nexthopID, let n = routesOn[id]?[r.destination] else { return }
-        if n <= 1 {
-            routesOn[id]?[r.destination] = nil
-            if routesOn[id]?.isEmpty == true { routesOn[id] = nil }
-        } else {
-            routesOn[id]?[r.destination] = n - 1
-        }
+        guard let id = r.nexthopID, let i = routesOn[id]?.firstIndex(of: r.destination) else { return }
+        routesOn[id]!.remove(at: i)
+        if routesOn[id]!.isEmpty { routesOn[id] = nil }
     }
 }
 

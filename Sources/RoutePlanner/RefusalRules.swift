@@ -34,11 +34,17 @@ struct RefusalRules: Sendable {
         subnets = uniqueDictionary(snapshot.subnets, id: \.id)
         networks = uniqueDictionary(snapshot.networks, id: \.id)
 
-        var ifaces: [String: Set<String>] = [:]
+        // Arrays sorted and deduplicated once (a set per router costs more than its handful of IDs).
+        var ifaces: [String: [String]] = [:]
         for port in snapshot.ports where RouterPort.interfaceOwners.contains(port.deviceOwner) {
-            for ip in port.fixedIPs { ifaces[port.deviceID, default: []].insert(ip.subnetID) }
+            for ip in port.fixedIPs { ifaces[port.deviceID, default: []].append(ip.subnetID) }
         }
-        interfaceSubnets = ifaces.mapValues { $0.sorted() }
+        interfaceSubnets = ifaces.mapValues { ids in
+            guard ids.count > 1 else { return ids }
+            var out: [String] = []
+            for id in ids.sorted() where out.last != id { out.append(id) }
+            return out
+        }
 
         connected = kernel.connected.sorted { a, b in
             (a.prefix, a.interfaceIndex, a.address, a.interfaceName) < (b.prefix, b.interfaceIndex, b.address, b.interfaceName)
