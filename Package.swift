@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "SimpleYAML"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"], exclude: ["README.md"]),
         // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
-        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
+        // `mra-bench plan` times the planner (full and incremental) on a generated cloud, without root.
+        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model", "RoutePlanner"]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model", "SimpleYAML",

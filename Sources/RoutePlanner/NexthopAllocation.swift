@@ -15,7 +15,12 @@ struct NexthopAllocation {
         for d in desired { gatewayInterface[d.nextHop] = d.outputInterface }
         let gateways = gatewayInterface.keys.sorted()
         var used = Set<UInt32>()
-        let desiredByDestination = Dictionary(desired.map { ($0.destination, $0.nextHop) }, uniquingKeysWith: { a, _ in a })
+        lazy var desiredByDestination = Dictionary(desired.map { ($0.destination, $0.nextHop) }, uniquingKeysWith: { a, _ in a })
+        lazy var destinationsVia: [IPAddress: [IPPrefix]] = {
+            var via: [IPAddress: [IPPrefix]] = [:]
+            for d in desired { via[d.nextHop, default: []].append(d.destination) }
+            return via
+        }()
         var routesOn: [UInt32: [KernelRoute]] = [:]
         for r in owned.routes { if let id = r.nexthopID { routesOn[id, default: []].append(r) } }
 
@@ -25,7 +30,7 @@ struct NexthopAllocation {
         for n in owned.nexthops { if let g = n.gateway { ownedByGateway[g, default: []].append(n) } }
         for g in gateways {
             let oif = gatewayInterface[g]!
-            let same = (ownedByGateway[g] ?? []).filter { !used.contains($0.id) }
+            let same = ownedByGateway[g].map { $0.filter { !used.contains($0.id) } } ?? []
             if let n = same.first(where: { $0.outputInterface == oif }) {
                 nexthopFor[g] = n.id
                 used.insert(n.id)
@@ -36,9 +41,17 @@ struct NexthopAllocation {
             }
         }
         // 2. A changed gateway: an owned nexthop whose routes all move to one new gateway is replaced in place.
+        // Such a nexthop has a route at a destination that wants this gateway, so only the nexthops of the owned routes
+        // there are candidates (a scan of every owned nexthop per gateway is quadratic when many gateways change);
+        // the lowest ID wins, as in ID order.
         for g in gateways where nexthopFor[g] == nil {
             let oif = gatewayInterface[g]!
-            let movable = owned.nexthops.first { n in
+            var candidateIDs = Set<UInt32>()
+            for d in destinationsVia[g] ?? [] {
+                for r in owned.routesByDestination[d] ?? [] { if let id = r.nexthopID { candidateIDs.insert(id) } }
+            }
+            let candidates = candidateIDs.sorted().compactMap { id in owned.nexthopByID[id].flatMap { owned.ownership.owns(nexthop: $0) ? $0 : nil } }
+            let movable = candidates.first { n in
                 guard !used.contains(n.id), !owned.foreignReferences.contains(n.id),
                       let old = n.gateway, old.family == g.family,
                       let routes = routesOn[n.id], !routes.isEmpty else { return false }

@@ -38,6 +38,23 @@ struct PrefixIndex<Value> {
         return out
     }
 
+    /// `overlapping`, without building an array: calls `body` with each (prefix, value), ancestors first.
+    func forEachOverlapping(_ prefix: IPPrefix, _ body: (IPPrefix, Value) -> Void) {
+        for length in prefix.family == .v4 ? lengthsV4 : lengthsV6 {
+            if length > prefix.length { break }
+            guard let a = IPPrefix(address: prefix.address, length: length), let values = exact[a] else { continue }
+            for v in values { body(a, v) }
+        }
+        var i = lowerBound(prefix)
+        while i < sorted.count, prefix.contains(sorted[i].address) {
+            let p = sorted[i]
+            if p.length > prefix.length, let values = exact[p] {
+                for v in values { body(p, v) }
+            }
+            i += 1
+        }
+    }
+
     private func lowerBound(_ prefix: IPPrefix) -> Int {
         var lo = 0, hi = sorted.count
         while lo < hi {
@@ -52,3 +69,5 @@ extension AddressFamily {
     /// `0.0.0.0` or `::`.
     var unspecifiedAddress: IPAddress { self == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, low: 0) }
 }
+
+extension PrefixIndex: Sendable where Value: Sendable {}
