@@ -78,10 +78,17 @@ public final class AgentMetrics: Sendable {
 
     /// Records a reconcile that read Neutron and the kernel.
     public func recordReconcile(_ report: ReconcileReport, installedRoutes: Int, duration: Duration, at time: Date) {
-        desired.record(report.plan.desired.count)
+        recordReconcile(report, desired: report.plan.desired.count, refused: report.plan.refused, installedRoutes: installedRoutes,
+                        duration: duration, at: time)
+    }
+
+    /// Records a reconcile whose plan covers only part of the routes (a delta): the totals come separately.
+    public func recordReconcile(_ report: ReconcileReport, desired desiredCount: Int, refused: [Refusal], installedRoutes: Int,
+                                duration: Duration, at time: Date) {
+        desired.record(desiredCount)
         installed.record(installedRoutes)
         var counts: [String: Int] = [:]
-        for r in report.plan.refused { counts[r.reason.rawValue, default: 0] += 1 }
+        for r in refused { counts[r.reason.rawValue, default: 0] += 1 }
         let reasons = refusedReasons.withLock { seen -> Set<String> in
             seen.formUnion(counts.keys)
             return seen

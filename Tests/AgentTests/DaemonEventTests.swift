@@ -74,12 +74,15 @@ import Testing
         #expect(r.metrics.exposition().contains(#"mra_full_reads_total{reason="binding"} 1"#))
         r.source.set(withNewInterface(sampleCloud()))
         let start = r.clock.now
+        let dumpsBefore = r.kernel.dumps
         r.follower.handle(interfaceCreated("router-b"), peeked: "router.interface.create")
         await r.clock.sleeping(until: start + Daemon.coalesceTime)
         r.clock.advance(to: start + Daemon.coalesceTime)
         await r.daemon.waitForCycles(3)
         #expect(ownedRoutes(r.kernel).contains("10.2.0.0/24 via 203.0.113.11"))
         #expect(r.source.reads == 2, "no full read for a notification")
+        #expect(r.logs.contains("delta applied"), "planned by the incremental planner, not a whole plan")
+        #expect(r.kernel.dumps == dumpsBefore, "a delta trusts the planner's kernel state: no dump")
         #expect(r.source.targeted.withLock { $0 } == [["router-b"]])
         #expect(r.metrics.exposition().contains(#"mra_events_received_total{event_type="router.interface.create",outcome="handled"} 1"#))
         #expect(r.logs.contains("trigger=notification"))
