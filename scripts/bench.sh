@@ -4,7 +4,7 @@
 #   scripts/bench.sh [--large] [--sizes 1000,10000] [--no-build] [--reference N|0] [--max-page M] [--out DIR]
 #
 # Builds the release binaries (swift build -c release), then for N = 1,000 and 10,000 routers
-# (and 50,000 with --large) runs, each N in a fresh network namespace that is always deleted:
+# (and 100,000 with --large) runs, each N in a fresh network namespace that is always deleted:
 # a full sync from an empty table, a no-op resync, a 1% churn resync, and the same routes through
 # `ip -batch` (nexthop objects and classic via); at N = 1,000 also the 2013 method. Needs root.
 # Prints a table and writes bench-results/<UTC time>/{results.json,table.md,logs}.
@@ -17,7 +17,7 @@ build=1
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --large) sizes="1000,10000,50000" ;;
+        --large) sizes="1000,10000,100000" ;;
         --sizes) sizes="$2"; shift ;;
         --no-build) build=0 ;;
         --reference|--max-page|--out|--churn|--classic-max|--agent-arg) pass+=("$1" "$2"); shift ;;
