@@ -221,18 +221,20 @@ enum NeutronPageDecoder {
         }
 
         /// An optional field: nil for null.
-        mutating func optionalString() throws -> String? {
+        /// An optional field: nil for null. `unique`: a value no other field of the read repeats (a
+        /// port's own ID), not worth a slot in the string table.
+        mutating func optionalString(unique: Bool = false) throws -> String? {
             if try c.readNull() { return nil }
-            return try string()
+            return try string(unique: unique)
         }
 
-        mutating func string() throws -> String {
+        mutating func string(unique: Bool = false) throws -> String {
             guard c.peek() == UInt8(ascii: "\"") else {
                 if try c.readNull() { throw error(null: String.self) }
                 throw error(mismatch: String.self, found: try c.kindAhead())
             }
             let raw = try c.skipString()
-            if let s = try table.intern(c.bytes, raw) { return s }
+            if !unique, let s = try table.intern(c.bytes, raw) { return s }
             return try JSONCursor.decodeString(c.bytes, raw)
         }
 
@@ -468,7 +470,7 @@ enum NeutronPageDecoder {
             var id: String?, device: String?, owner: String?, ips: [FixedIP]?
             try object(k, WirePort.self, &errors) { r, slot in
                 switch slot {
-                case o[1]: id = try r.optionalString()
+                case o[1]: id = try r.optionalString(unique: true)
                 case o[2]: device = try r.string()
                 case o[3]: owner = try r.string()
                 case o[0]: ips = try r.fixedIPs()

@@ -311,8 +311,9 @@ struct JSONCursor {
 /// bounded, so a crafted set of colliding strings costs table misses (fresh strings), never quadratic time.
 /// Not thread-safe: one table per concurrent list.
 final class StringTable {
-    private var slots: [Int32]
-    private var hashes: [UInt64]
+    /// Open addressing: each slot is the upper 32 bits of the hash (a tag) and 1 + the index into
+    /// `strings` (0: empty), so a probe reads one word.
+    private var slots: [UInt64]
     private var strings: [String] = []
     private var mask: Int
     private let seed: UInt64
@@ -320,12 +321,14 @@ final class StringTable {
     static let maxProbes = 32
     /// Longer strings are not shared (names, descriptions): rarely repeated, and costly to hash.
     static let maxLength = 128
+    /// Shorter ones neither: Swift stores up to 15 UTF-8 bytes inline in the String itself, with no
+    /// allocation to share.
+    static let minLength = 16
 
     init(capacity: Int = 1024) {
         var n = 64
         while n < capacity * 2 { n <<= 1 }
-        slots = Array(repeating: -1, count: n)
-        hashes = []
+        slots = Array(repeating: 0, count: n)
         mask = n - 1
         var g = SystemRandomNumberGenerator()
         seed = g.next() | 1
@@ -342,7 +345,7 @@ final class StringTable {
     func intern(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws -> String? {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
         let n = raw.count
-        guard n <= Self.maxLength else { return nil }
+        guard n >= Self.minLength, n <= Self.maxLength else { return nil }
         // One pass, eight bytes at a time: the hash, and whether any byte is a control character
         // (< 0x20) or a backslash (exact SWAR tests: no false negatives).
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
@@ -374,17 +377,21 @@ final class StringTable {
         h &*= 0xBF58_476D_1CE4_E5B9
         h ^= h >> 29
         if strings.count * 2 >= mask { grow() }
-        var i = Int(truncatingIfNeeded: h) & mask
+        // The slot comes from the tag's bits too, so growing needs no hashing again.
+        let tag = h & 0xFFFF_FFFF_0000_0000
+        var i = Int(truncatingIfNeeded: h >> 32) & mask
         for _ in 0..<Self.maxProbes {
             let s = slots[i]
-            if s < 0 {
+            if s == 0 {
                 guard let text = String(validating: raw, as: UTF8.self) else { throw JSONCursor.StringError() }
-                slots[i] = Int32(truncatingIfNeeded: strings.count)
                 strings.append(text)
-                hashes.append(h)
+                slots[i] = tag | UInt64(strings.count)
                 return text
             }
-            if hashes[Int(s)] == h, Self.equal(strings[Int(s)], raw) { return strings[Int(s)] }
+            if s & 0xFFFF_FFFF_0000_0000 == tag {
+                let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                if Self.equal(strings[k], raw) { return strings[k] }
+            }
             i = (i + 1) & mask
         }
         guard let text = String(validating: raw, as: UTF8.self) else { throw JSONCursor.StringError() }
@@ -399,14 +406,16 @@ final class StringTable {
         }
     }
 
+    /// Twice the slots; every entry moves to its place for the new mask (from its tag).
     private func grow() {
         let n = (mask + 1) * 2
-        slots = Array(repeating: -1, count: n)
+        let old = slots
+        slots = Array(repeating: 0, count: n)
         mask = n - 1
-        for (k, h) in hashes.enumerated() {
-            var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(k)
+        for s in old where s != 0 {
+            var i = Int(truncatingIfNeeded: s >> 32) & mask
+            while slots[i] != 0 { i = (i + 1) & mask }
+            slots[i] = s
         }
     }
 }

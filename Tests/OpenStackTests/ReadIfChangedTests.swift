@@ -94,14 +94,29 @@ struct StringTableTests {
         }
     }
 
-    @Test func escapesControlCharactersAndBadUTF8() throws {
-        #expect(try table(["a\\nb"]) == ["(escaped)"])
-        #expect(try table(["", "x", "short", "exactly8", "a string longer than eight bytes"]) == ["", "x", "short", "exactly8", "a string longer than eight bytes"])
-        #expect(try table(["tab\there"]) == ["(escaped)"])      // a raw control character goes to the strict path
-        let bad: [UInt8] = [0x61, 0xC3, 0x28, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67]
+    @Test func escapesControlCharactersShortStringsAndBadUTF8() throws {
+        #expect(try table(["a\\nb and more than sixteen bytes"]) == ["(escaped)"])
+        // Up to 15 bytes a String is stored inline: nothing to share, so the strict path makes it.
+        #expect(try table(["", "x", "short", "exactly8", "fifteen bytes!!"]) == Array(repeating: "(escaped)", count: 5))
+        let long = ["sixteen bytes!!!", "a string longer than sixteen bytes", String(repeating: "é", count: 20)]
+        #expect(try table(long) == long)
+        #expect(try table(["tab\there and more than sixteen bytes"]) == ["(escaped)"])      // a raw control character: the strict path
+        #expect(try table([String(repeating: "x", count: 129)]) == ["(escaped)"])             // too long to be worth sharing
+        let bad: [UInt8] = [0x61, 0xC3, 0x28] + Array(repeating: 0x62, count: 20)
         #expect(throws: JSONCursor.StringError.self) {
             try bad.withUnsafeBytes { raw in try StringTable().intern(raw, 0..<raw.count) }
         }
+    }
+
+    @Test func theTableGrowsAndKeepsEveryString() throws {
+        let ids = (0..<20_000).map { "c0000000-0000-4000-8000-\(String(repeating: "0", count: 7))\(10_000 + $0)" }
+        let t = StringTable(capacity: 1)
+        for id in ids + ids {
+            let bytes = Array(id.utf8)
+            let s = try bytes.withUnsafeBytes { raw in try t.intern(raw, 0..<raw.count) }
+            #expect(s == id)
+        }
+        #expect(t.count == ids.count)
     }
 
     @Test func byteParsersAgreeWithTheTextParsers() {
