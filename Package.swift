@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "SimpleYAML"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"], exclude: ["README.md"]),
         // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
-        // `mra-bench plan` times the planner (full and incremental) on a generated cloud, without root.
-        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model", "RoutePlanner"]),
+        // `mra-bench plan` times the planner (full and incremental) on a generated cloud, without root;
+        // `mra-bench read` times NeutronClient.readSnapshotIfChanged (the daemon's read of unchanged pages).
+        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model", "RoutePlanner", "OpenStack",
+                                                            .product(name: "Logging", package: "swift-log")]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model", "SimpleYAML",

@@ -11,8 +11,8 @@
 //   ip-batch-via  classic `route add … via …` with `ip -batch` (skipped above 20,000 unless --all)
 //   ours-via      classic routes via RouteSocket.apply (also skipped above 20,000 unless --all:
 //                 the kernel's cost for N distinct classic gateways grows quadratically)
-// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink, Model and
-// RoutePlanner (for `plan`).
+// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink and Model, RoutePlanner
+// (for `plan`) and OpenStack (for `mra-bench read`, Read.swift: the daemon's read of unchanged pages, timed).
 import Foundation
 import Model
 import Netlink
@@ -32,6 +32,7 @@ func usage() -> Never {
     FileHandle.standardError.write(Data("""
         usage: mra-bench kernel [--counts 1000,10000,100000] [--all] [--batch-bytes 65536[,…]] [--batch-messages 1024]
                mra-bench plan [--routers 10000] [--updates 1000] [--seed 1]
+               mra-bench read --url http://127.0.0.1:PORT/ [--rounds 3]
 
         """.utf8))
     exit(2)
@@ -278,6 +279,13 @@ func printRow(_ r: Row) {
 let args = Array(CommandLine.arguments.dropFirst())
 guard let sub = args.first else { usage() }
 switch sub {
+case "read":
+    do {
+        try await readBenchmark(Array(args.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("mra-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "kernel":
     do {
         try kernelBenchmark(parseOptions(Array(args.dropFirst())))
