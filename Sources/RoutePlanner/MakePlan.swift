@@ -47,7 +47,8 @@ struct FullPlan {
             }
         }
         let (accepted, lost) = resolveConflicts(candidates)
-        let desired = accepted.map(\.route).sorted()
+        // Conflict resolution accepts one route per destination, so the destination alone orders them as `<` does.
+        let desired = accepted.map(\.route).sorted { $0.destination < $1.destination }
         let owned = OwnedKernelState(kernel: kernel, ownership: policy.ownership)
         let nexthops = NexthopAllocation(desired: desired, owned: owned, policy: policy)
         let diff = RouteDiff(desired: desired, owned: owned, nexthops: nexthops, policy: policy)
