@@ -22,7 +22,7 @@ import Synchronization
 /// | `mra_routes_refused{reason}` | gauge | candidates refused, by reason |
 /// | `mra_route_writes_total{result}` | counter | kernel writes by result (`ok`, `EEXIST`, …) |
 /// | `mra_reconcile_duration_seconds` | histogram | one reconcile (read + plan + apply) |
-/// | `mra_reconciles_total{result}` | counter | reconciles by result (`ok`, `write_errors`, `neutron_error`, `kernel_error`) |
+/// | `mra_reconciles_total{result}` | counter | reconciles by result (`ok`, `write_errors`, `unchanged` (Neutron answered byte for byte as before: nothing planned), `neutron_error`, `kernel_error`) |
 /// | `mra_neutron_requests_total{status}` | counter | Neutron/Keystone requests by HTTP status |
 /// | `mra_last_successful_sync_timestamp_seconds` | gauge | Unix time of the last reconcile that read everything |
 /// | `mra_consecutive_read_failures` | gauge | failed reads in a row (0 = healthy; > 0 = failing static) |
@@ -104,6 +104,13 @@ public final class AgentMetrics: Sendable {
         }
         reconcileResult(failures == 0 ? "ok" : "write_errors")
         self.duration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        lastSuccess.record(time.timeIntervalSince1970)
+        readFailures.record(0)
+    }
+
+    /// A full read whose answer was byte-identical to the previous one: nothing planned, nothing written.
+    public func recordUnchangedRead(at time: Date) {
+        reconcileResult("unchanged")
         lastSuccess.record(time.timeIntervalSince1970)
         readFailures.record(0)
     }

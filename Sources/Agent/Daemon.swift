@@ -133,6 +133,9 @@ public final class Daemon: Service, Sendable {
         /// Safety-net reads in a row that found changes no notification announced.
         var unannouncedStreak = 0
         var stretchLogged = false
+        /// Something since the last full read may have left the kernel other than that read planned it: a
+        /// notification's delta, a self-heal, held deletions. Until the next full plan, an unchanged read is planned anyway.
+        var plannedSinceFullRead = true
         /// Tests waiting for the loop to finish a number of cycles.
         var cycleWaiters: [(cycles: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
@@ -242,6 +245,10 @@ public final class Daemon: Service, Sendable {
         }
     }
 
+    /// Set by `run` when the kernel event watcher runs: only then can an unchanged Neutron read skip the plan (a
+    /// change to the kernel would have woken the self-heal).
+    public let kernelEventsWatched = Atomic<Bool>(false)
+
     /// Seconds since the last successful full read (nil before the first), for `mra_seconds_since_full_read`.
     public func secondsSinceFullRead() -> Double? {
         let now = clock.now
@@ -333,9 +340,29 @@ public final class Daemon: Service, Sendable {
         }
         metrics?.recordFullRead(reason: reason)
         logger.debug("full read", metadata: ["reason": "\(reason)"])
+        // A scheduled read of a Neutron that answers byte for byte as last time skips decode and plan, unless the
+        // kernel may differ from that read's plan (see `plannedSinceFullRead`).
+        let mayskip = ["interval", "safety_net", "poll"].contains(reason) && kernelEventsWatched.load(ordering: .relaxed)
+            && safeguards.held.isEmpty && state.withLock { !$0.plannedSinceFullRead && $0.lastSnapshot != nil }
         let snapshot: CloudSnapshot
         do {
-            snapshot = try await source.read()
+            if mayskip {
+                guard let changed = try await source.readIfChanged() else {
+                    let now = clock.now
+                    state.withLock { s in
+                        s.lastFullDuration = now - start
+                        s.lastFullSuccess = start
+                        s.lastSuccess = now
+                        s.consecutiveFailures = 0
+                    }
+                    metrics?.recordUnchangedRead(at: clock.wallTime)
+                    logger.debug("Neutron answered exactly as at the last read; nothing to plan", metadata: ["reason": "\(reason)"])
+                    return nextFullRead(settings: settings)
+                }
+                snapshot = changed
+            } else {
+                snapshot = try await source.read()
+            }
         } catch {
             state.withLock { $0.lastFullDuration = clock.now - start }
             return failStatic(kind: "neutron_error", error: "\(error)", settings: settings)
@@ -360,7 +387,10 @@ public final class Daemon: Service, Sendable {
         guard reconcile(snapshot: snapshot, start: start, trigger: reason == "interval" || reason == "safety_net" ? "interval" : reason) else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
         }
-        state.withLock { $0.lastFullSuccess = start }
+        state.withLock { s in
+            s.lastFullSuccess = start
+            s.plannedSinceFullRead = false
+        }
         return nextFullRead(settings: settings)
     }
 
@@ -464,6 +494,7 @@ public final class Daemon: Service, Sendable {
             state.withLock { s in if s.lastSnapshot == nil { s.lastSnapshot = back } }
         }
         guard !ids.isEmpty else { return nil }
+        state.withLock { $0.plannedSinceFullRead = true }
         guard current != nil else {
             requestFullRead(reason: "no full read yet")
             return nil
@@ -578,7 +609,10 @@ public final class Daemon: Service, Sendable {
     }
 
     private func healFromKernelEvent() {
-        guard let snapshot = state.withLock({ $0.lastSnapshot }) else { return }
+        guard let snapshot = state.withLock({ s -> CloudSnapshot? in
+            s.plannedSinceFullRead = true
+            return s.lastSnapshot
+        }) else { return }
         metrics?.recordSelfHeal()
         _ = reconcile(snapshot: snapshot, start: clock.now, trigger: "kernel_event")
     }

@@ -180,6 +180,35 @@ import Testing
         try await task.value
     }
 
+    @Test func aScheduledReadOfAnUnchangedNeutronSkipsThePlanUnlessSomethingWasPlannedSince() async throws {
+        let r = try rig()
+        r.daemon.kernelEventsWatched.store(true, ordering: .relaxed)
+        let task = Task { try await r.daemon.loop() }
+        await r.daemon.waitForCycles(1)
+        _ = try await r.source.readIfChanged()   // what the start read saw (the scripted source has no memory of read())
+        let dumps = r.kernel.dumps
+        await r.clock.sleeping(until: .seconds(10))
+        r.clock.advance(to: .seconds(10))
+        await r.daemon.waitForCycles(2)
+        #expect(r.source.unchangedReads.withLock { $0 } == 1)
+        #expect(r.kernel.dumps == dumps, "nothing planned: no kernel dump")
+        #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="unchanged"} 1"#))
+        #expect(r.daemon.readiness().0)
+        // A notification's delta since: the next scheduled read plans in full even though Neutron did not change.
+        let t = r.clock.now
+        r.daemon.routersChanged(["router-a"])
+        await r.clock.sleeping(until: t + Daemon.coalesceTime)
+        r.clock.advance(to: t + Daemon.coalesceTime)
+        await r.daemon.waitForCycles(3)
+        await r.clock.sleeping(until: .seconds(20))
+        r.clock.advance(to: .seconds(20))
+        await r.daemon.waitForCycles(4)
+        #expect(r.kernel.dumps == dumps + 1)
+        #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="unchanged"} 1"#))
+        r.daemon.stop()
+        try await task.value
+    }
+
     @Test func aSafetyNetReadCountsChangesNoNotificationAnnounced() async throws {
         let r = try rig()
         let task = await startConnected(r)

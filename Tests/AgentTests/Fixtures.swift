@@ -78,6 +78,21 @@ final class ScriptedSource: SnapshotSource {
     func forward(to source: (any SnapshotSource)?) { upstream.withLock { $0 = source } }
     private let upstream = Mutex<(any SnapshotSource)?>(nil)
 
+    /// What the last read answered: `readIfChanged` says nil when the cloud is still that (Neutron's pages byte for byte).
+    private let lastServed = Mutex<CloudSnapshot?>(nil)
+    /// Reads that answered "unchanged".
+    let unchangedReads = Mutex(0)
+
+    func readIfChanged() async throws -> CloudSnapshot? {
+        let current = try await read()
+        let same = lastServed.withLock { last in
+            defer { last = current }
+            return last == current
+        }
+        if same { unchangedReads.withLock { $0 += 1 } }
+        return same ? nil : current
+    }
+
     /// Targeted re-reads (`readRouters`) so far, and the router IDs each asked for.
     let targeted = Mutex<[Set<String>]>([])
 

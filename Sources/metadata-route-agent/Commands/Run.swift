@@ -115,6 +115,7 @@ struct Run: AsyncParsableCommand {
             let w = try KernelEventWatcher(namespace: rt.settings.netns)
             w.start(ownership: rt.settings.ownership, logger: logger, expected: expected) { daemon.kernelChanged() }
             watcher = w
+            daemon.kernelEventsWatched.store(true, ordering: .relaxed)
         } catch {
             logger.warning("cannot subscribe to route events; self-healing waits for the interval", metadata: ["error": "\(error)"])
         }
