@@ -126,15 +126,12 @@ public struct Reconciler: Sendable {
                                    nexthopObjects: useNexthopObjects, dryRun: false, held: braked.held)
         }
         let results: [KernelWriteError?]
-        expectedChanges?.expect(plan.operations)
         do {
-            results = try kernel.apply(plan.operations)
+            results = try write(plan.operations)
         } catch {
-            expectedChanges?.failed(plan.operations, results: plan.operations.map { _ in KernelWriteError(code: 5, name: "EIO", description: "not applied") })
             planner.record(plan.operations, results: plan.operations.map { _ in false })
-            throw .kernel("\(error)")
+            throw error
         }
-        expectedChanges?.failed(plan.operations, results: results)
         planner.record(plan.operations, results: results.map { $0 == nil })
         var done = report(plan: plan, view: KernelView(), results: results)
         done.held = braked.held
@@ -171,20 +168,25 @@ public struct Reconciler: Sendable {
             return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
                                    nexthopObjects: useNexthopObjects, dryRun: !apply, held: held)
         }
-        let results: [KernelWriteError?]
-        expectedChanges?.expect(plan.operations)
-        do {
-            results = try kernel.apply(plan.operations)
-        } catch {
-            expectedChanges?.failed(plan.operations, results: plan.operations.map { _ in KernelWriteError(code: 5, name: "EIO", description: "not applied") })
-            throw .kernel("\(error)")
-        }
-        expectedChanges?.failed(plan.operations, results: results)
+        let results = try write(plan.operations)
         tracked?.record(plan.operations, results: results.map { $0 == nil })
         logTimings(applied: clock.now)
         var done = report(plan: plan, view: view, results: results)
         done.held = held
         return done
+    }
+
+    /// Applies `operations`, telling the kernel event watcher first which deletions are the agent's own.
+    private func write(_ operations: [KernelOperation]) throws(ReconcileError) -> [KernelWriteError?] {
+        expectedChanges?.expect(operations)
+        do {
+            let results = try kernel.apply(operations)
+            expectedChanges?.failed(operations, results: results)
+            return results
+        } catch {
+            expectedChanges?.failed(operations, results: operations.map { _ in KernelWriteError(code: 5, name: "EIO", description: "not applied") })
+            throw .kernel("\(error)")
+        }
     }
 
     /// Deletes every route and nexthop the agent owns (the plan for an empty cloud), and nothing else.

@@ -57,6 +57,15 @@ import Testing
         return Array(#"{"oslo.version": "2.0", "oslo.message": "\#(escaped)"}"#.utf8)
     }
 
+    /// Lets the coalescing window that `post` opens pass, and waits for the loop's `cycle`-th cycle.
+    func coalesce(_ r: Rig, until cycle: Int, _ post: () -> Void) async {
+        let start = r.clock.now
+        post()
+        await r.clock.sleeping(until: start + Daemon.coalesceTime)
+        r.clock.advance(to: start + Daemon.coalesceTime)
+        await r.daemon.waitForCycles(cycle)
+    }
+
     /// Starts the loop, lets the first full read finish, and says the broker is bound.
     func startConnected(_ r: Rig) async -> Task<Void, any Error> {
         let task = Task { try await r.daemon.loop() }
@@ -73,12 +82,8 @@ import Testing
         #expect(r.source.reads == 2)
         #expect(r.metrics.exposition().contains(#"mra_full_reads_total{reason="binding"} 1"#))
         r.source.set(withNewInterface(sampleCloud()))
-        let start = r.clock.now
         let dumpsBefore = r.kernel.dumps
-        r.follower.handle(interfaceCreated("router-b"), peeked: "router.interface.create")
-        await r.clock.sleeping(until: start + Daemon.coalesceTime)
-        r.clock.advance(to: start + Daemon.coalesceTime)
-        await r.daemon.waitForCycles(3)
+        await coalesce(r, until: 3) { r.follower.handle(interfaceCreated("router-b"), peeked: "router.interface.create") }
         #expect(ownedRoutes(r.kernel).contains("10.2.0.0/24 via 203.0.113.11"))
         #expect(r.source.reads == 2, "no full read for a notification")
         #expect(r.logs.contains("delta applied"), "planned by the incremental planner, not a whole plan")
@@ -110,11 +115,7 @@ import Testing
         let r = try rig()
         let task = await startConnected(r)
         await r.daemon.waitForCycles(2)
-        let start = r.clock.now
-        r.daemon.routersChanged(Set((0...Daemon.stormThreshold).map { "router-\($0)" }))
-        await r.clock.sleeping(until: start + Daemon.coalesceTime)
-        r.clock.advance(to: start + Daemon.coalesceTime)
-        await r.daemon.waitForCycles(4)
+        await coalesce(r, until: 4) { r.daemon.routersChanged(Set((0...Daemon.stormThreshold).map { "router-\($0)" })) }
         #expect(r.source.targeted.withLock { $0 }.isEmpty)
         #expect(r.source.reads == 3)
         #expect(r.metrics.exposition().contains(#"mra_full_reads_total{reason="storm"} 1"#))
@@ -195,11 +196,7 @@ import Testing
         #expect(r.metrics.exposition().contains(#"mra_reconciles_total{result="unchanged"} 1"#))
         #expect(r.daemon.readiness().0)
         // A notification's delta since: the next scheduled read plans in full even though Neutron did not change.
-        let t = r.clock.now
-        r.daemon.routersChanged(["router-a"])
-        await r.clock.sleeping(until: t + Daemon.coalesceTime)
-        r.clock.advance(to: t + Daemon.coalesceTime)
-        await r.daemon.waitForCycles(3)
+        await coalesce(r, until: 3) { r.daemon.routersChanged(["router-a"]) }
         await r.clock.sleeping(until: .seconds(20))
         r.clock.advance(to: .seconds(20))
         await r.daemon.waitForCycles(4)
@@ -234,11 +231,7 @@ import Testing
         c.subnets.append(Subnet(id: "ext2-v4", networkID: "ext2", cidr: IPPrefix("198.51.100.0/25")!))
         c.routers[1].gateways = [ExternalGateway(networkID: "ext2", fixedIPs: [FixedIP(subnetID: "ext2-v4", ipAddress: IPAddress("198.51.100.20")!)])]
         r.source.set(c)
-        let start = r.clock.now
-        r.daemon.routersChanged(["router-b"])
-        await r.clock.sleeping(until: start + Daemon.coalesceTime)
-        r.clock.advance(to: start + Daemon.coalesceTime)
-        await r.daemon.waitForCycles(4)
+        await coalesce(r, until: 4) { r.daemon.routersChanged(["router-b"]) }
         #expect(r.metrics.exposition().contains(#"mra_full_reads_total{reason="new_external_network"} 1"#))
         #expect(r.source.reads == 3)
         r.daemon.stop()
@@ -251,11 +244,7 @@ import Testing
         await r.daemon.waitForCycles(2)
         let installed = r.kernel.current
         r.source.fail("connection refused")
-        let start = r.clock.now
-        r.daemon.routersChanged(["router-a"])
-        await r.clock.sleeping(until: start + Daemon.coalesceTime)
-        r.clock.advance(to: start + Daemon.coalesceTime)
-        await r.daemon.waitForCycles(3)
+        await coalesce(r, until: 3) { r.daemon.routersChanged(["router-a"]) }
         #expect(r.kernel.current == installed)
         #expect(r.metrics.exposition().contains(#"mra_targeted_reads_total{result="failed"} 1"#))
         #expect(r.logs.contains("re-reading changed routers failed; a full read follows"))
