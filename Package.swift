@@ -32,7 +32,10 @@ let package = Package(
         .target(name: "SimpleYAML"),
         .target(name: "Netlink", dependencies: ["CNetlink", "Model"], exclude: ["README.md"]),
         // Benchmark of the Netlink write and dump paths against `ip -batch` (root; see its header).
-        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model"]),
+        // `mra-bench plan` times the planner (full and incremental) on a generated cloud, without root;
+        // `mra-bench read` times NeutronClient.readSnapshotIfChanged (the daemon's read of unchanged pages).
+        .executableTarget(name: "mra-bench", dependencies: ["Netlink", "Model", "RoutePlanner", "OpenStack",
+                                                            .product(name: "Logging", package: "swift-log")]),
         .target(name: "RoutePlanner", dependencies: ["Model"], exclude: ["README.md"]),
         .target(name: "OpenStack", dependencies: [
             "Model", "SimpleYAML",
@@ -109,7 +112,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Model", "TestSupport", "RoutePlanner", "Netlink", "Events",
+            "Agent", "Model", "OpenStack", "TestSupport", "RoutePlanner", "Netlink", "Events",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -5,7 +5,7 @@
 #                    [--no-events] [--no-lab] [--lab-env FILE] [--events-changes N]
 #
 # Builds the release binaries (swift build -c release), then for N = 1,000 and 10,000 routers
-# (and 50,000 with --large) runs, each N in a fresh network namespace that is always deleted:
+# (and 100,000 with --large) runs, each N in a fresh network namespace that is always deleted:
 # a full sync from an empty table, a no-op resync, a 1% churn resync, and the same routes through
 # `ip -batch` (nexthop objects and classic via); at N = 1,000 also the 2013 method. Needs root.
 # Prints a table and writes bench-results/<UTC time>/{results.json,table.md,logs}.
@@ -27,7 +27,7 @@ ev_pass=()
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --large) sizes="1000,10000,50000" ;;
+        --large) sizes="1000,10000,100000" ;;
         --sizes) sizes="$2"; shift ;;
         --no-build) build=0 ;;
         --no-events) events=0 ;;

@@ -22,7 +22,7 @@ import Synchronization
 /// | `mra_routes_refused{reason}` | gauge | candidates refused, by reason |
 /// | `mra_route_writes_total{result}` | counter | kernel writes by result (`ok`, `EEXIST`, …) |
 /// | `mra_reconcile_duration_seconds` | histogram | one reconcile (read + plan + apply) |
-/// | `mra_reconciles_total{result}` | counter | reconciles by result (`ok`, `write_errors`, `neutron_error`, `kernel_error`) |
+/// | `mra_reconciles_total{result}` | counter | reconciles by result (`ok`, `write_errors`, `unchanged` (Neutron answered byte for byte as before: nothing planned), `neutron_error`, `kernel_error`) |
 /// | `mra_neutron_requests_total{status}` | counter | Neutron/Keystone requests by HTTP status |
 /// | `mra_last_successful_sync_timestamp_seconds` | gauge | Unix time of the last reconcile that read everything |
 /// | `mra_consecutive_read_failures` | gauge | failed reads in a row (0 = healthy; > 0 = failing static) |
@@ -78,10 +78,17 @@ public final class AgentMetrics: Sendable {
 
     /// Records a reconcile that read Neutron and the kernel.
     public func recordReconcile(_ report: ReconcileReport, installedRoutes: Int, duration: Duration, at time: Date) {
-        desired.record(report.plan.desired.count)
+        recordReconcile(report, desired: report.plan.desired.count, refused: report.plan.refused, installedRoutes: installedRoutes,
+                        duration: duration, at: time)
+    }
+
+    /// Records a reconcile whose plan covers only part of the routes (a delta): the totals come separately.
+    public func recordReconcile(_ report: ReconcileReport, desired desiredCount: Int, refused: [Refusal], installedRoutes: Int,
+                                duration: Duration, at time: Date) {
+        desired.record(desiredCount)
         installed.record(installedRoutes)
         var counts: [String: Int] = [:]
-        for r in report.plan.refused { counts[r.reason.rawValue, default: 0] += 1 }
+        for r in refused { counts[r.reason.rawValue, default: 0] += 1 }
         let reasons = refusedReasons.withLock { seen -> Set<String> in
             seen.formUnion(counts.keys)
             return seen
@@ -97,6 +104,13 @@ public final class AgentMetrics: Sendable {
         }
         reconcileResult(failures == 0 ? "ok" : "write_errors")
         self.duration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        lastSuccess.record(time.timeIntervalSince1970)
+        readFailures.record(0)
+    }
+
+    /// A full read whose answer was byte-identical to the previous one: nothing planned, nothing written.
+    public func recordUnchangedRead(at time: Date) {
+        reconcileResult("unchanged")
         lastSuccess.record(time.timeIntervalSince1970)
         readFailures.record(0)
     }

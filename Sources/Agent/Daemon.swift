@@ -37,6 +37,8 @@ final class Mailbox: Sendable {
         var pending: [Wakeup] = []
         var waiter: CheckedContinuation<Wakeup, Never>?
         var generation = 0
+        /// The generation whose deadline passed before its waiter was installed (a deadline already due).
+        var firedEarly = 0
     }
     private let state = Mutex(State())
 
@@ -65,7 +67,7 @@ final class Mailbox: Sendable {
         return await withCheckedContinuation { c in
             state.withLock { s in
                 if s.pending.isEmpty {
-                    s.waiter = c
+                    if s.firedEarly == generation { c.resume(returning: .timer) } else { s.waiter = c }
                 } else {
                     // Shutdown first, then whatever came first.
                     let i = s.pending.firstIndex(of: .shutdown) ?? 0
@@ -77,9 +79,12 @@ final class Mailbox: Sendable {
 
     private func fire(_ generation: Int) {
         state.withLock { s in
-            if s.generation == generation, let w = s.waiter {
+            guard s.generation == generation else { return }
+            if let w = s.waiter {
                 s.waiter = nil
                 w.resume(returning: .timer)
+            } else {
+                s.firedEarly = generation
             }
         }
     }
@@ -120,11 +125,17 @@ public final class Daemon: Service, Sendable {
         var lastFullSuccess: Duration?
         /// What the notification mapping needs of the last snapshot.
         var eventContext = EventContext()
-        /// The subnet IDs of the last snapshot (a targeted re-read skips those).
-        var knownSubnets: Set<String> = []
+        /// The subnets of the last snapshot by ID (a targeted re-read does not read them again).
+        var subnetsByID: [String: Subnet] = [:]
+        /// The planner of the last full plan, kept current by every delta since (nil in dry-run mode, or after a
+        /// kernel failure: the next reconcile plans everything again).
+        var planner: IncrementalPlanner?
         /// Safety-net reads in a row that found changes no notification announced.
         var unannouncedStreak = 0
         var stretchLogged = false
+        /// Something since the last full read may have left the kernel other than that read planned it: a
+        /// notification's delta, a self-heal, held deletions. Until the next full plan, an unchanged read is planned anyway.
+        var plannedSinceFullRead = true
         /// Tests waiting for the loop to finish a number of cycles.
         var cycleWaiters: [(cycles: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
@@ -199,7 +210,8 @@ public final class Daemon: Service, Sendable {
         if new == .connected {
             // Changes made while nobody listened were never published: read everything once the binding exists.
             requestFullRead(reason: old == .connecting ? "binding" : "reconnect")
-        } else {
+        } else if old == .connected {
+            // From the safety-net schedule back to polling.
             mailbox.post(.reschedule)
         }
     }
@@ -232,6 +244,10 @@ public final class Daemon: Service, Sendable {
             return (false, "not ready: last successful sync \(Int(age.components.seconds)) s ago (limit \(Int(3 * period)) s)" + note)
         }
     }
+
+    /// Set by `run` when the kernel event watcher runs: only then can an unchanged Neutron read skip the plan (a
+    /// change to the kernel would have woken the self-heal).
+    public let kernelEventsWatched = Atomic<Bool>(false)
 
     /// Seconds since the last successful full read (nil before the first), for `mra_seconds_since_full_read`.
     public func secondsSinceFullRead() -> Double? {
@@ -324,9 +340,29 @@ public final class Daemon: Service, Sendable {
         }
         metrics?.recordFullRead(reason: reason)
         logger.debug("full read", metadata: ["reason": "\(reason)"])
+        // A scheduled read of a Neutron that answers byte for byte as last time skips decode and plan, unless the
+        // kernel may differ from that read's plan (see `plannedSinceFullRead`).
+        let mayskip = ["interval", "safety_net", "poll"].contains(reason) && kernelEventsWatched.load(ordering: .relaxed)
+            && safeguards.held.isEmpty && state.withLock { !$0.plannedSinceFullRead && $0.lastSnapshot != nil }
         let snapshot: CloudSnapshot
         do {
-            snapshot = try await source.read()
+            if mayskip {
+                guard let changed = try await source.readIfChanged() else {
+                    let now = clock.now
+                    state.withLock { s in
+                        s.lastFullDuration = now - start
+                        s.lastFullSuccess = start
+                        s.lastSuccess = now
+                        s.consecutiveFailures = 0
+                    }
+                    metrics?.recordUnchangedRead(at: clock.wallTime)
+                    logger.debug("Neutron answered exactly as at the last read; nothing to plan", metadata: ["reason": "\(reason)"])
+                    return nextFullRead(settings: settings)
+                }
+                snapshot = changed
+            } else {
+                snapshot = try await source.read()
+            }
         } catch {
             state.withLock { $0.lastFullDuration = clock.now - start }
             return failStatic(kind: "neutron_error", error: "\(error)", settings: settings)
@@ -344,14 +380,17 @@ public final class Daemon: Service, Sendable {
             let previous = s.lastSnapshot
             s.lastSnapshot = snapshot
             s.eventContext = EventContext(snapshot: snapshot)
-            s.knownSubnets = Set(snapshot.subnets.map(\.id))
+            s.subnetsByID = Dictionary(snapshot.subnets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             return previous
         }
         if announcedBefore, let previous { noteUnannouncedChanges(previous: previous, now: snapshot) }
         guard reconcile(snapshot: snapshot, start: start, trigger: reason == "interval" || reason == "safety_net" ? "interval" : reason) else {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
         }
-        state.withLock { $0.lastFullSuccess = start }
+        state.withLock { s in
+            s.lastFullSuccess = start
+            s.plannedSinceFullRead = false
+        }
         return nextFullRead(settings: settings)
     }
 
@@ -441,12 +480,22 @@ public final class Daemon: Service, Sendable {
     /// Returns when the next full read is due if this failed (the full read then covers the pending routers).
     private func targetedReconcile() async -> Duration? {
         let start = clock.now
-        let (ids, snapshot, source, settings, context, known) = state.withLock { s in
+        // The snapshot is taken out of the state while it is folded, so it changes in place (no copy of the cloud);
+        // every way out puts it (or its folded successor) back.
+        var current: CloudSnapshot?
+        let (ids, source, settings, context) = state.withLock { s in
             defer { s.pendingRouters = [] }
-            return (s.pendingRouters, s.lastSnapshot, s.source, s.settings, s.eventContext, s.knownSubnets)
+            current = s.lastSnapshot
+            s.lastSnapshot = nil
+            return (s.pendingRouters, s.source, s.settings, s.eventContext)
+        }
+        defer {
+            let back = current
+            state.withLock { s in if s.lastSnapshot == nil { s.lastSnapshot = back } }
         }
         guard !ids.isEmpty else { return nil }
-        guard let snapshot else {
+        state.withLock { $0.plannedSinceFullRead = true }
+        guard current != nil else {
             requestFullRead(reason: "no full read yet")
             return nil
         }
@@ -457,7 +506,7 @@ public final class Daemon: Service, Sendable {
         }
         let read: RoutersRead
         do {
-            read = try await source.readRouters(ids, knownSubnets: { known.contains($0) })
+            read = try await readChanged(ids, from: source)
         } catch {
             metrics?.recordTargetedRead(ok: false, routers: ids.count)
             // Keep them: a full read (after the backoff) covers them.
@@ -475,24 +524,95 @@ public final class Daemon: Service, Sendable {
                 return nil
             }
         }
-        let folded = snapshot.folding(read, routers: ids)
-        state.withLock { s in
-            s.lastSnapshot = folded
-            for p in folded.ports where ids.contains(p.deviceID) && !p.id.isEmpty { s.eventContext.portRouter[p.id] = p.deviceID }
-            for sub in read.subnets { s.knownSubnets.insert(sub.id) }
+        current!.fold(read, routers: ids)
+        let folded = current!
+        let (updates, planner) = state.withLock { s -> ([RouterUpdate], IncrementalPlanner?) in
+            for sub in read.subnets { s.subnetsByID[sub.id] = sub }
+            var updates: [RouterUpdate] = []
+            for id in ids.sorted() {
+                let ports = read.ports.filter { $0.deviceID == id }
+                for p in ports where !p.id.isEmpty { s.eventContext.portRouter[p.id] = id }
+                let named = Set(ports.flatMap { $0.fixedIPs.map(\.subnetID) })
+                updates.append(RouterUpdate(routerID: id, router: read.routers.first { $0.id == id }, ports: ports,
+                                            subnets: named.sorted().compactMap { s.subnetsByID[$0] }))
+            }
+            // Taken out of the state while it works, so its indexes change in place (no copy of the cloud).
+            let p = s.planner
+            s.planner = nil
+            return (updates, p)
         }
         logger.debug("routers re-read", metadata: [
             "routers": "\(ids.count)", "gone": "\(read.gone.count)", "requests": "\(read.requests)",
             "read_ms": "\(fixed(seconds(clock.now - start) * 1000, 1))",
         ])
+        if var planner, let delta = planner.update(updates) {
+            if reconcileDelta(delta, planner: &planner, start: start) {
+                state.withLock { $0.planner = planner }
+                return nil
+            }
+            return failStatic(kind: "kernel_error", error: nil, settings: settings)
+        }
+        // No planner yet (dry run), or the change touches what every router depends on: plan everything (no read).
         if !reconcile(snapshot: folded, start: start, trigger: "notification") {
             return failStatic(kind: "kernel_error", error: nil, settings: settings)
         }
         return nil
     }
 
+    /// The targeted re-read; the subnets already known are shared with the state only while it runs (so adding
+    /// the new ones afterwards copies nothing).
+    private func readChanged(_ ids: Set<String>, from source: any SnapshotSource) async throws -> RoutersRead {
+        let known = state.withLock { $0.subnetsByID }
+        return try await source.readRouters(ids, knownSubnets: { known[$0] != nil })
+    }
+
+    /// Applies a delta through the deletion brake; false when the kernel could not be written at all.
+    private func reconcileDelta(_ delta: PlanDelta, planner: inout IncrementalPlanner, start: Duration) -> Bool {
+        let reconciler = state.withLock { $0.reconciler }
+        let safeguards = self.safeguards, settings = reconciler.settings
+        let owned = planner.ownedRouteCount
+        let decision = Mutex<Safeguards.Decision?>(nil)
+        let report: ReconcileReport
+        do {
+            report = try reconciler.apply(delta, planner: &planner) { plan in
+                let d = safeguards.decideDelta(plan, ownedRoutes: owned, now: self.clock.now)
+                decision.withLock { $0 = d }
+                return d.braked
+            }
+        } catch {
+            logger.error("kernel access failed; nothing changed", metadata: ["error": "\(error)"])
+            return false
+        }
+        logReport(report, logger: logger, trigger: "notification")
+        if let d = decision.withLock({ $0 }), !d.newlyHeld.isEmpty {
+            logBrake(d, totalHeld: safeguards.held.count, brake: settings.deletionBrake, logger: logger)
+        }
+        metrics?.recordHeldDeletions(safeguards.held.count)
+        let now = clock.now
+        state.withLock { s in
+            for r in delta.withdrawnRefusals { s.knownRefusals.remove(refusalKey(r)) }
+            for r in delta.newRefusals { s.knownRefusals.insert(refusalKey(r)) }
+            s.consecutiveFailures = 0
+            s.lastSuccess = now
+        }
+        for r in delta.newRefusals { logRefusal(r, logger: logger) }
+        if let metrics {
+            let installed = planner.desiredCount - report.failed.filter { $0.change.action == .add }.count
+            metrics.recordReconcile(report, desired: planner.desiredCount, refused: planner.refused, installedRoutes: installed,
+                                    duration: clock.now - start, at: clock.wallTime)
+        }
+        logger.debug("delta applied", metadata: [
+            "destinations": "\(delta.affectedDestinations)", "operations": "\(report.plan.operations.count)",
+            "ms": "\(fixed(seconds(clock.now - start) * 1000, 1))",
+        ])
+        return true
+    }
+
     private func healFromKernelEvent() {
-        guard let snapshot = state.withLock({ $0.lastSnapshot }) else { return }
+        guard let snapshot = state.withLock({ s -> CloudSnapshot? in
+            s.plannedSinceFullRead = true
+            return s.lastSnapshot
+        }) else { return }
         metrics?.recordSelfHeal()
         _ = reconcile(snapshot: snapshot, start: clock.now, trigger: "kernel_event")
     }
@@ -504,12 +624,20 @@ public final class Daemon: Service, Sendable {
         let report: ReconcileReport
         let safeguards = self.safeguards, settings = reconciler.settings
         let decisions = Mutex<Safeguards.Decision?>(nil)
+        let gate: (RoutePlan, KernelView) -> BrakedPlan = { plan, view in
+            if trigger == "kernel_event" { return safeguards.decideForKernelEvent(plan) }
+            let d = safeguards.decide(plan, kernel: view, ownership: settings.ownership, now: self.clock.now)
+            decisions.withLock { $0 = d }
+            return d.braked
+        }
+        state.withLock { $0.planner = nil }
         do {
-            report = try reconciler.reconcile(snapshot: snapshot, apply: !dryRun) { plan, view in
-                if trigger == "kernel_event" { return safeguards.decideForKernelEvent(plan) }
-                let d = safeguards.decide(plan, kernel: view, ownership: settings.ownership, now: self.clock.now)
-                decisions.withLock { $0 = d }
-                return d.braked
+            if dryRun {
+                report = try reconciler.reconcile(snapshot: snapshot, apply: false, gate: gate)
+            } else {
+                let (r, planner) = try reconciler.reconcileTracking(snapshot: snapshot, gate: gate)
+                report = r
+                state.withLock { $0.planner = planner }
             }
         } catch {
             logger.error("kernel access failed; nothing changed", metadata: ["error": "\(error)"])

@@ -64,6 +64,8 @@ public struct Reconciler: Sendable {
     public let useNexthopObjects: Bool
     /// Whether the kernel has nexthop objects at all (owned ones are read even in classic mode, to clean them up).
     let kernelHasNexthops: Bool
+    /// Where the daemon's kernel event watcher learns of the agent's own deletions (nil: no watcher).
+    public var expectedChanges: ExpectedKernelChanges?
 
     public init(kernel: any RoutingKernel, settings: Settings, logger: Logger, metrics: AgentMetrics? = nil) throws(ConfigError) {
         self.kernel = kernel
@@ -98,11 +100,58 @@ public struct Reconciler: Sendable {
     /// brake) may hold deletions back; they are reported in `held`.
     public func reconcile(snapshot: CloudSnapshot, apply: Bool,
                           gate: ((RoutePlan, KernelView) -> BrakedPlan)? = nil) throws(ReconcileError) -> ReconcileReport {
+        var none: IncrementalPlanner?
+        return try reconcile(snapshot: snapshot, apply: apply, gate: gate, tracking: false, planner: &none)
+    }
+
+    /// The same reconcile through an `IncrementalPlanner` (its full plan is makePlan's), which is returned with
+    /// the applied writes recorded, ready to plan deltas (`apply(_:planner:gate:)`).
+    public func reconcileTracking(snapshot: CloudSnapshot, gate: ((RoutePlan, KernelView) -> BrakedPlan)? = nil)
+        throws(ReconcileError) -> (report: ReconcileReport, planner: IncrementalPlanner) {
+        var planner: IncrementalPlanner?
+        let report = try reconcile(snapshot: snapshot, apply: true, gate: gate, tracking: true, planner: &planner)
+        return (report, planner!)
+    }
+
+    /// Carries out a delta (the plan of what notifications changed, `IncrementalPlanner.update`) without reading
+    /// the kernel: the planner's state is the kernel as the agent left it (a change by anyone else wakes the
+    /// self-heal, which plans everything again). `gate` is the deletion brake.
+    public func apply(_ delta: PlanDelta, planner: inout IncrementalPlanner,
+                      gate: (RoutePlan) -> BrakedPlan) throws(ReconcileError) -> ReconcileReport {
+        let braked = gate(RoutePlan(changes: delta.changes, operations: delta.operations))
+        let plan = braked.plan
+        guard !plan.operations.isEmpty else {
+            planner.record([], results: [])
+            return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
+                                   nexthopObjects: useNexthopObjects, dryRun: false, held: braked.held)
+        }
+        let results: [KernelWriteError?]
+        do {
+            results = try write(plan.operations)
+        } catch {
+            planner.record(plan.operations, results: plan.operations.map { _ in false })
+            throw error
+        }
+        planner.record(plan.operations, results: results.map { $0 == nil })
+        var done = report(plan: plan, view: KernelView(), results: results)
+        done.held = braked.held
+        return done
+    }
+
+    private func reconcile(snapshot: CloudSnapshot, apply: Bool, gate: ((RoutePlan, KernelView) -> BrakedPlan)?,
+                           tracking: Bool, planner tracked: inout IncrementalPlanner?) throws(ReconcileError) -> ReconcileReport {
         let clock = ContinuousClock()
         let start = clock.now
         let view = try readKernel()
         let read = clock.now
-        var plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        var plan: RoutePlan
+        if tracking {
+            let p = IncrementalPlanner(snapshot: snapshot, kernel: view, policy: policy)
+            plan = p.fullPlan
+            tracked = p
+        } else {
+            plan = makePlan(snapshot: snapshot, kernel: view, policy: policy)
+        }
         var held: [PlannedChange] = []
         if let gate { (plan, held) = { let b = gate(plan, view); return (b.plan, b.held) }() }
         let planned = clock.now
@@ -114,20 +163,30 @@ public struct Reconciler: Sendable {
             ])
         }
         guard apply, !plan.operations.isEmpty else {
+            tracked?.record(plan.operations, results: plan.operations.map { _ in apply })
             logTimings(applied: planned)
             return ReconcileReport(plan: plan, applied: [], failed: [], failedOperations: [],
                                    nexthopObjects: useNexthopObjects, dryRun: !apply, held: held)
         }
-        let results: [KernelWriteError?]
-        do {
-            results = try kernel.apply(plan.operations)
-        } catch {
-            throw .kernel("\(error)")
-        }
+        let results = try write(plan.operations)
+        tracked?.record(plan.operations, results: results.map { $0 == nil })
         logTimings(applied: clock.now)
         var done = report(plan: plan, view: view, results: results)
         done.held = held
         return done
+    }
+
+    /// Applies `operations`, telling the kernel event watcher first which deletions are the agent's own.
+    private func write(_ operations: [KernelOperation]) throws(ReconcileError) -> [KernelWriteError?] {
+        expectedChanges?.expect(operations)
+        do {
+            let results = try kernel.apply(operations)
+            expectedChanges?.failed(operations, results: results)
+            return results
+        } catch {
+            expectedChanges?.failed(operations, results: operations.map { _ in KernelWriteError(code: 5, name: "EIO", description: "not applied") })
+            throw .kernel("\(error)")
+        }
     }
 
     /// Deletes every route and nexthop the agent owns (the plan for an empty cloud), and nothing else.

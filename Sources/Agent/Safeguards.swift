@@ -100,6 +100,30 @@ public final class Safeguards: Sendable {
         }
     }
 
+    /// A plan of only what notifications changed (a delta): its deletions count against the same sliding window
+    /// as full reconciles', so a stream of small deltas cannot drain the table either. What it holds joins the
+    /// held deletions (the next full reconcile decides them all again).
+    public func decideDelta(_ plan: RoutePlan, ownedRoutes owned: Int, now: Instant) -> Decision {
+        state.withLock { s in
+            s.ledger.removeAll { now - $0.at >= s.brake.window }
+            let inWindow = s.ledger.reduce(0) { $0 + $1.count }
+            let previouslyHeld = Set(s.held.map(\.destination))
+            var braked = applyDeletionBudget(plan, budget: s.brake.budget(ownedRoutes: owned, deletedInWindow: inWindow))
+            if s.forceRequested {
+                braked = BrakedPlan(plan: plan, held: [])
+            }
+            let newly = braked.held.filter { !previouslyHeld.contains($0.destination) }
+            if !newly.isEmpty {
+                s.held += newly
+                if s.heldSince == nil { s.heldSince = now }
+            }
+            let allowed = Set(removedDestinations(plan)).subtracting(braked.held.map(\.destination))
+            s.lastAllowed.formUnion(allowed)
+            if !allowed.isEmpty { s.ledger.append((now, allowed.count)) }
+            return Decision(braked: braked, newlyHeld: newly, released: nil)
+        }
+    }
+
     /// After a kernel event: no deletion beyond what the last full reconcile allowed.
     public func decideForKernelEvent(_ plan: RoutePlan) -> BrakedPlan {
         let allowed = state.withLock { $0.lastAllowed }

@@ -31,16 +31,21 @@ extension CloudSnapshot {
     /// new subnets. Routers the read no longer found (deleted) lose their ports too.
     public func folding(_ read: RoutersRead, routers ids: Set<String>) -> CloudSnapshot {
         var s = self
-        s.routers.removeAll { ids.contains($0.id) }
-        s.routers += read.routers
-        s.ports.removeAll { ids.contains($0.deviceID) }
-        s.ports += read.ports
+        s.fold(read, routers: ids)
+        return s
+    }
+
+    /// `folding` in place (linear in the snapshot, no copy when the snapshot's storage is not shared).
+    public mutating func fold(_ read: RoutersRead, routers ids: Set<String>) {
+        routers.removeAll { ids.contains($0.id) }
+        routers += read.routers
+        ports.removeAll { ids.contains($0.deviceID) }
+        ports += read.ports
         if !read.subnets.isEmpty {
             let fresh = Set(read.subnets.map(\.id))
-            s.subnets.removeAll { fresh.contains($0.id) }
-            s.subnets += read.subnets
+            subnets.removeAll { fresh.contains($0.id) }
+            subnets += read.subnets
         }
-        return s
     }
 }
 

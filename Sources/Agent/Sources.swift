@@ -50,6 +50,8 @@ public struct NeutronAPISource: SnapshotSource {
 
     public func read() async throws -> CloudSnapshot { try await client.readSnapshot() }
 
+    public func readIfChanged() async throws -> CloudSnapshot? { try await client.readSnapshotIfChanged() }
+
     public func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
         try await client.readRouters(ids, knownSubnets: knownSubnets)
     }

@@ -54,6 +54,15 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         self = v
     }
 
+    /// Parses the UTF-8 bytes of an address's text exactly as `init?(_:)` parses the text, without
+    /// making a String first (the Neutron decoder reads addresses straight from a page's bytes).
+    public init?(utf8 text: UnsafeRawBufferPointer) {
+        guard let v = IPAddress.parse(UnsafeBufferPointer(start: text.baseAddress?.assumingMemoryBound(to: UInt8.self), count: text.count)) else {
+            return nil
+        }
+        self = v
+    }
+
     /// Network-order bytes: 4 for IPv4, 16 for IPv6.
     public var bytes: [UInt8] {
         switch family {
@@ -160,7 +169,10 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         let n = b.count
         if n < 2 || n > 45 { return nil }
         var groups = (UInt64(0), UInt64(0))  // packed later
-        var words = [UInt16](repeating: 0, count: 8)
+        // Eight groups on the stack (an array here would be one allocation per parsed address).
+        var storage: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &storage) { raw -> (UInt64, UInt64)? in
+        let words = raw.bindMemory(to: UInt16.self)
         var count = 0
         var gap = -1
         var i = 0
@@ -215,6 +227,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         for k in 0..<4 { groups.0 = groups.0 << 16 | UInt64(words[k]) }
         for k in 4..<8 { groups.1 = groups.1 << 16 | UInt64(words[k]) }
         return groups
+        }
     }
 
     @inline(__always)

@@ -42,6 +42,31 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible,
         self.init(address: a, length: len)
     }
 
+    /// Parses the UTF-8 bytes of a prefix's text exactly as `init?(lenient:)` parses the text (host
+    /// bits cleared), without making a String first.
+    public init?(lenientUTF8 text: UnsafeRawBufferPointer) {
+        var slash = -1
+        for (i, b) in text.enumerated() where b == UInt8(ascii: "/") {
+            slash = i
+            break
+        }
+        guard slash >= 0 else {
+            guard let a = IPAddress(utf8: text) else { return nil }
+            self.init(address: a, length: a.bitWidth)
+            return
+        }
+        guard let a = IPAddress(utf8: UnsafeRawBufferPointer(rebasing: text[0..<slash])) else { return nil }
+        let digits = text.count - slash - 1
+        guard digits >= 1, digits <= 3 else { return nil }
+        var len = 0
+        for i in (slash + 1)..<text.count {
+            let b = text[i]
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+            len = len * 10 + Int(b - UInt8(ascii: "0"))
+        }
+        self.init(address: a, length: len)
+    }
+
     private static func parseAddress(_ text: some StringProtocol) -> IPAddress? {
         if let slash = text.firstIndex(of: "/") { return IPAddress(text[text.startIndex..<slash]) }
         return IPAddress(text)

@@ -94,6 +94,8 @@ enum NHA {
     static let blackhole: UInt16 = 4
     static let oif: UInt16 = 5
     static let gateway: UInt16 = 6
+    /// Dump filter (flag): group nexthops only.
+    static let groups: UInt16 = 9
 }
 
 enum IFA {

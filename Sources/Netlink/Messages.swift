@@ -100,6 +100,15 @@ extension MessageBuilder {
         endMessage()
     }
 
+    /// A nexthop dump of group nexthops only (`NHA_GROUPS`, Linux 5.3+ like nexthops themselves): the
+    /// cheap probe of whether the kernel has nexthop objects (the agent creates no groups).
+    mutating func appendNexthopGroupDump(sequence: UInt32) {
+        beginMessage(type: RTM.getNexthop, flags: NLMFlag.request | NLMFlag.dump, sequence: sequence)
+        for _ in 0..<HeaderSize.nhmsg { append8(0) }
+        attribute(NHA.groups)
+        endMessage()
+    }
+
     /// A dump request whose family header is `headerSize` zero bytes (nexthops, addresses, links).
     mutating func appendPlainDump(type: UInt16, headerSize: Int, sequence: UInt32) {
         beginMessage(type: type, flags: NLMFlag.request | NLMFlag.dump, sequence: sequence)

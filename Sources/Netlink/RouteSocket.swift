@@ -81,7 +81,7 @@ public final class RouteSocket: @unchecked Sendable {
         var out: [KernelRoute] = []
         for fam in family.map({ [$0] }) ?? [.v4, .v6] {
             do {
-                out += try engine.dump("dump \(fam) routes of table \(table)", request: { b, seq in
+                let some: [KernelRoute] = try engine.dump("dump \(fam) routes of table \(table)", request: { b, seq in
                     b.appendRouteDump(family: fam.rawValue, table: table, sequence: seq)
                 }, decode: { m throws(DecodeError) in
                     // The kernel filters already; checking again costs little and keeps a kernel
@@ -90,6 +90,7 @@ public final class RouteSocket: @unchecked Sendable {
                           r.destination.family == fam else { return nil }
                     return r
                 })
+                if out.isEmpty { out = some } else { out.append(contentsOf: some) }
             } catch let e as NetlinkError where e.errno == 2 {   // ENOENT: "FIB table does not exist"
                 continue
             }
@@ -125,9 +126,11 @@ public final class RouteSocket: @unchecked Sendable {
         })
     }
 
-    /// True when a nexthop dump works here (Linux 5.3+ with nexthop objects).
+    /// True when a nexthop dump works here (Linux 5.3+ with nexthop objects). Asks for group nexthops
+    /// only, so the probe does not read every nexthop of the table.
     public func supportsNexthopObjects() -> Bool {
-        (try? nexthops()) != nil
+        (try? engine.dump("probe nexthops", request: { b, seq in b.appendNexthopGroupDump(sequence: seq) },
+                          decode: { m throws(DecodeError) -> Bool? in m.type == RTM.newNexthop ? true : nil })) != nil
     }
 
     /// Applies the operations in order, many per `sendmsg`, each with its own ACK.

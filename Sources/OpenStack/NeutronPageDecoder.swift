@@ -27,30 +27,43 @@ enum NeutronPageDecoder {
         var next: String?
     }
 
-    static func routers(_ bytes: UnsafeRawBufferPointer) throws -> Page<Router> {
-        try page(bytes, NeutronWire.routers, WireRouter.self) { try $0.router() }
+    /// One of the four collections: its table and how one item is read.
+    struct Kind<Item>: Sendable {
+        let resource: NeutronWire.Resource
+        /// The reference type, which names the items in error messages (`[WireRouter]`).
+        let listType: Any.Type
+        let itemType: Any.Type
+        let item: @Sendable (inout Reader) throws -> Item
     }
 
-    static func ports(_ bytes: UnsafeRawBufferPointer) throws -> Page<RouterPort> {
-        try page(bytes, NeutronWire.ports, WirePort.self) { try $0.port() }
+    static let routerKind = Kind<Router>(resource: NeutronWire.routers, listType: [WireRouter].self, itemType: [String: Any].self) { try $0.router() }
+    static let portKind = Kind<RouterPort>(resource: NeutronWire.ports, listType: [WirePort].self, itemType: [String: Any].self) { try $0.port() }
+    static let subnetKind = Kind<Subnet>(resource: NeutronWire.subnets, listType: [WireSubnet].self, itemType: [String: Any].self) { try $0.subnet() }
+    static let networkKind = Kind<Network>(resource: NeutronWire.networks, listType: [WireNetwork].self, itemType: [String: Any].self) { try $0.network() }
+
+    static func routers(_ bytes: UnsafeRawBufferPointer) throws -> Page<Router> { try page(bytes, routerKind) }
+    static func ports(_ bytes: UnsafeRawBufferPointer) throws -> Page<RouterPort> { try page(bytes, portKind) }
+    static func subnets(_ bytes: UnsafeRawBufferPointer) throws -> Page<Subnet> { try page(bytes, subnetKind) }
+    static func networks(_ bytes: UnsafeRawBufferPointer) throws -> Page<Network> { try page(bytes, networkKind) }
+
+    /// One page on its own (a fresh string table).
+    static func page<Item>(_ bytes: UnsafeRawBufferPointer, _ kind: Kind<Item>) throws -> Page<Item> {
+        var items: [Item] = []
+        let next = try decode(bytes, kind, into: &items, strings: StringTable())
+        return Page(items: items, next: next)
     }
 
-    static func subnets(_ bytes: UnsafeRawBufferPointer) throws -> Page<Subnet> {
-        try page(bytes, NeutronWire.subnets, WireSubnet.self) { try $0.subnet() }
-    }
-
-    static func networks(_ bytes: UnsafeRawBufferPointer) throws -> Page<Network> {
-        try page(bytes, NeutronWire.networks, WireNetwork.self) { try $0.network() }
-    }
-
-    /// The page of `resource`; `wireType` names the items in error messages as the reference did.
-    static func page<Item, Wire>(_ bytes: UnsafeRawBufferPointer, _ resource: NeutronWire.Resource, _ wireType: Wire.Type,
-                                 _ item: (inout Reader) throws -> Item) throws -> Page<Item> {
-        var r = Reader(JSONCursor(bytes))
+    /// Decodes the page `bytes` of `kind`, appending its items to `items` (no intermediate array), with
+    /// its strings shared through `strings` (one table for every page of a read: equal IDs are one
+    /// String storage). Returns the `next` link's href. On a throw, `items` may hold part of the page:
+    /// the caller drops the whole read.
+    static func decode<Item>(_ bytes: UnsafeRawBufferPointer, _ kind: Kind<Item>, into items: inout [Item],
+                             strings: StringTable) throws -> String? {
+        var r = Reader(JSONCursor(bytes), strings: strings)
         do {
-            let page = try r.page(resource, [Wire].self, [String: Any].self, item)
+            let next = try r.page(kind.resource, kind.listType, kind.itemType, into: &items, kind.item)
             try r.c.finish()
-            return page
+            return next
         } catch is JSONSyntaxError {
             throw notJSON
         } catch is JSONCursor.StringError {
@@ -121,9 +134,11 @@ enum NeutronPageDecoder {
     struct Reader {
         var c: JSONCursor
         var path: [AnyKey] = []
+        let table: StringTable
 
-        init(_ c: JSONCursor) {
+        init(_ c: JSONCursor, strings: StringTable) {
             self.c = c
+            self.table = strings
             path.reserveCapacity(8)
         }
 
@@ -206,17 +221,21 @@ enum NeutronPageDecoder {
         }
 
         /// An optional field: nil for null.
-        mutating func optionalString() throws -> String? {
+        /// An optional field: nil for null. `unique`: a value no other field of the read repeats (a
+        /// port's own ID), not worth a slot in the string table.
+        mutating func optionalString(unique: Bool = false) throws -> String? {
             if try c.readNull() { return nil }
-            return try string()
+            return try string(unique: unique)
         }
 
-        mutating func string() throws -> String {
+        mutating func string(unique: Bool = false) throws -> String {
             guard c.peek() == UInt8(ascii: "\"") else {
                 if try c.readNull() { throw error(null: String.self) }
                 throw error(mismatch: String.self, found: try c.kindAhead())
             }
-            return try c.readString()
+            let raw = try c.skipString()
+            if !unique, let s = try table.intern(c.bytes, raw) { return s }
+            return try JSONCursor.decodeString(c.bytes, raw)
         }
 
         mutating func bool() throws -> Bool {
@@ -231,7 +250,28 @@ enum NeutronPageDecoder {
             return out
         }
 
+        /// The raw bytes of a string value without escapes (cursor on it; consumed), or nil with the
+        /// cursor left on it (not a string, or one with an escape: read it with `string()`).
+        mutating func plainStringBytes() throws -> UnsafeRawBufferPointer? {
+            guard c.peek() == UInt8(ascii: "\"") else { return nil }
+            let start = c.i
+            let raw = try c.skipString()
+            let bytes = UnsafeRawBufferPointer(rebasing: c.bytes[raw])
+            if bytes.contains(UInt8(ascii: "\\")) {
+                c.i = start
+                return nil
+            }
+            return bytes
+        }
+
         mutating func address() throws -> IPAddress {
+            // Parsed from the page's bytes (an address is ASCII: nothing to validate first); the
+            // String is made only for an escape or for the error message.
+            let start = c.i
+            if let raw = try plainStringBytes() {
+                if let a = IPAddress(utf8: raw) { return a }
+                c.i = start
+            }
             let s = try string()
             guard let a = IPAddress(s) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "not an IP address: \(s.prefix(64))"))
@@ -240,6 +280,11 @@ enum NeutronPageDecoder {
         }
 
         mutating func prefix() throws -> IPPrefix {
+            let start = c.i
+            if let raw = try plainStringBytes() {
+                if let p = IPPrefix(lenientUTF8: raw) { return p }
+                c.i = start
+            }
             let s = try string()
             guard let p = IPPrefix(lenient: s) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "not a CIDR prefix: \(s.prefix(64))"))
@@ -250,7 +295,7 @@ enum NeutronPageDecoder {
         // MARK: The page
 
         mutating func page<Item>(_ resource: NeutronWire.Resource, _ listType: Any.Type, _ itemType: Any.Type,
-                                 _ item: (inout Reader) throws -> Item) throws -> Page<Item> {
+                                 into out: inout [Item], _ item: (inout Reader) throws -> Item) throws -> String? {
             guard c.beginObject() else {
                 if c.peek() == nil { throw JSONSyntaxError() }
                 _ = try c.kindAhead()
@@ -260,7 +305,7 @@ enum NeutronPageDecoder {
             }
             let itemsKey = Array(resource.collection.utf8)
             let linksKey = Array((resource.collection + "_links").utf8)
-            var items: [Item]?
+            var itemsSeen = false
             var itemsError: DecodingError?
             var next: String??
             var linksError: DecodingError?
@@ -271,13 +316,12 @@ enum NeutronPageDecoder {
                     guard let text = try? JSONCursor.decodeString(c.bytes, raw) else { throw notJSON }
                     key = Array(text.utf8)
                 }
-                if key == itemsKey, items == nil, itemsError == nil {
+                if key == itemsKey, !itemsSeen, itemsError == nil {
                     path = [AnyKey(resource.collection)]
                     let start = c.i
                     do {
-                        var out: [Item] = []
                         try array(listType, elementType: itemType, into: &out) { try item(&$0) }
-                        items = out
+                        itemsSeen = true
                     } catch let e as DecodingError {
                         itemsError = e
                         c.i = start
@@ -300,11 +344,11 @@ enum NeutronPageDecoder {
                 }
             }
             if let itemsError { throw itemsError }
-            guard let items else {
+            guard itemsSeen else {
                 throw DecodingError.keyNotFound(AnyKey(resource.collection), .init(codingPath: [], debugDescription: "No value associated with key \(resource.collection)."))
             }
             if let linksError { throw linksError }
-            return Page(items: items, next: next ?? nil)
+            return next ?? nil
         }
 
         /// `[{"rel": "next", "href": "…"}, …]`: the first `next` href. Null is no links.
@@ -426,7 +470,7 @@ enum NeutronPageDecoder {
             var id: String?, device: String?, owner: String?, ips: [FixedIP]?
             try object(k, WirePort.self, &errors) { r, slot in
                 switch slot {
-                case o[1]: id = try r.optionalString()
+                case o[1]: id = try r.optionalString(unique: true)
                 case o[2]: device = try r.string()
                 case o[3]: owner = try r.string()
                 case o[0]: ips = try r.fixedIPs()

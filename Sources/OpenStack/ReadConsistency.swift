@@ -30,20 +30,22 @@ public struct ReadConsistency: Sendable, Hashable {
     /// What is missing or duplicated in `snapshot`.
     public static func examine(_ snapshot: CloudSnapshot) -> ReadConsistency {
         var r = ReadConsistency()
-        func dups(_ ids: [String], _ kind: String) {
-            var seen = Set<String>(), reported = Set<String>()
-            for id in ids where !id.isEmpty && !seen.insert(id).inserted && reported.insert(id).inserted {
-                r.duplicates.append("\(kind) \(id)")
+        // One set per kind, built once: it finds the duplicates and answers the lookups below.
+        func ids<Item>(_ items: [Item], _ id: (Item) -> String, _ kind: String) -> Set<String> {
+            var seen = Set<String>(minimumCapacity: items.count)
+            var reported = Set<String>()
+            for item in items {
+                let v = id(item)
+                if !seen.insert(v).inserted, !v.isEmpty, reported.insert(v).inserted { r.duplicates.append("\(kind) \(v)") }
             }
+            return seen
         }
-        dups(snapshot.routers.map(\.id), "router")
-        dups(snapshot.subnets.map(\.id), "subnet")
-        dups(snapshot.networks.map(\.id), "network")
-        dups(snapshot.ports.map(\.id), "port")
-        let routers = Set(snapshot.routers.map(\.id))
-        let subnets = Set(snapshot.subnets.map(\.id))
-        let networks = Set(snapshot.networks.map(\.id))
-        for p in snapshot.ports where RouterPort.interfaceOwners.contains(p.deviceOwner) {
+        let routers = ids(snapshot.routers, \.id, "router")
+        let subnets = ids(snapshot.subnets, \.id, "subnet")
+        let networks = ids(snapshot.networks, \.id, "network")
+        _ = ids(snapshot.ports, \.id, "port")
+        let owners = RouterPort.interfaceOwners
+        for p in snapshot.ports where owners.contains(p.deviceOwner) {
             if !routers.contains(p.deviceID) { r.missingRouters.insert(p.deviceID) }
             for ip in p.fixedIPs where !subnets.contains(ip.subnetID) { r.missingSubnets.insert(ip.subnetID) }
         }
@@ -113,19 +115,20 @@ extension NeutronClient {
 
     /// Mends `snapshot` by re-reading what its parts name but do not contain, or throws
     /// `InconsistentReadError`. Two rounds: a router that joins can name subnets not read yet.
-    func makeConsistent(_ snapshot: CloudSnapshot, auth: AuthState) async throws -> CloudSnapshot {
+    /// `reread`: whether objects had to be read again by ID.
+    func makeConsistent(_ snapshot: CloudSnapshot, auth: AuthState) async throws -> (snapshot: CloudSnapshot, reread: Bool) {
         var s = snapshot
         for round in 1...3 {
             let check = ReadConsistency.examine(s)
             if !check.duplicates.isEmpty { throw InconsistentReadError(detail: check.summary) }
-            if check.isConsistent { return s }
+            if check.isConsistent { return (s, round > 1) }
             guard round < 3 else { break }
             logger.notice("Neutron read has gaps; reading the missing objects by ID", metadata: ["gaps": "\(check.summary)"])
-            let routers = try await fetch(ids: check.missingRouters, NeutronWire.routers, NeutronPageDecoder.routers,
+            let routers = try await fetch(ids: check.missingRouters, NeutronWire.routers, NeutronPageDecoder.routerKind,
                                           single: WireRouter.self, model: \.model, id: \.id, auth: auth)
-            let subnets = try await fetch(ids: check.missingSubnets, NeutronWire.subnets, NeutronPageDecoder.subnets,
+            let subnets = try await fetch(ids: check.missingSubnets, NeutronWire.subnets, NeutronPageDecoder.subnetKind,
                                           single: WireSubnet.self, model: \.model, id: \.id, auth: auth)
-            let networks = try await fetch(ids: check.missingNetworks, NeutronWire.networks, NeutronPageDecoder.networks,
+            let networks = try await fetch(ids: check.missingNetworks, NeutronWire.networks, NeutronPageDecoder.networkKind,
                                            single: WireNetwork.self, model: \.model, id: \.id, auth: auth)
             s.routers += routers.found
             s.subnets += subnets.found
@@ -145,7 +148,7 @@ extension NeutronClient {
     /// answered counts as gone too (so an empty router list costs at most 50 single GETs per kind, not one
     /// per router; the deletion brake guards what follows).
     func fetch<Item: Sendable, Wire: Decodable & Sendable>(
-        ids: Set<String>, _ resource: NeutronWire.Resource, _ decode: (UnsafeRawBufferPointer) throws -> NeutronPageDecoder.Page<Item>,
+        ids: Set<String>, _ resource: NeutronWire.Resource, _ kind: NeutronPageDecoder.Kind<Item>,
         single: Wire.Type, model: (Wire) -> Item, id: KeyPath<Item, String>, auth: AuthState
     ) async throws -> (found: [Item], gone: Set<String>) {
         guard !ids.isEmpty else { return ([], []) }
@@ -155,7 +158,7 @@ extension NeutronClient {
         while start < sorted.count {
             let batch = Array(sorted[start..<min(start + Self.idsPerRequest, sorted.count)])
             start += batch.count
-            let items = try await list(resource, decode, filters: batch.map { ("id", $0) }, auth: auth)
+            let items = try await list(resource, kind, filters: batch.map { ("id", $0) }, auth: auth).items
             let wanted = Set(batch)
             for item in items where wanted.contains(item[keyPath: id]) { found[item[keyPath: id]] = item }
         }

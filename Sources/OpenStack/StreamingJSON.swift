@@ -301,3 +301,121 @@ struct JSONCursor {
     /// A string the agent reads is not valid (bad escape, lone surrogate, control character, UTF-8).
     struct StringError: Error {}
 }
+
+/// The strings of one Neutron read, each distinct text stored once: a router's ID, the `device_id` of
+/// its ports, a network's ID in every gateway, `network:router_interface`, a project ID, a `created_at`
+/// all become one shared String storage (a retain instead of an allocation and a copy), looked up by the
+/// raw bytes of the JSON string before any String is made.
+///
+/// Only plain strings (no escape) are shared; a string with an escape is decoded on its own. Probing is
+/// bounded, so a crafted set of colliding strings costs table misses (fresh strings), never quadratic time.
+/// Not thread-safe: one table per concurrent list.
+final class StringTable {
+    /// Open addressing: each slot is the upper 32 bits of the hash (a tag) and 1 + the index into
+    /// `strings` (0: empty), so a probe reads one word.
+    private var slots: [UInt64]
+    private var strings: [String] = []
+    private var mask: Int
+    private let seed: UInt64
+
+    static let maxProbes = 32
+    /// Longer strings are not shared (names, descriptions): rarely repeated, and costly to hash.
+    static let maxLength = 128
+    /// Shorter ones neither: Swift stores up to 15 UTF-8 bytes inline in the String itself, with no
+    /// allocation to share.
+    static let minLength = 16
+
+    init(capacity: Int = 1024) {
+        var n = 64
+        while n < capacity * 2 { n <<= 1 }
+        slots = Array(repeating: 0, count: n)
+        mask = n - 1
+        var g = SystemRandomNumberGenerator()
+        seed = g.next() | 1
+    }
+
+    /// Distinct strings held.
+    var count: Int { strings.count }
+
+    /// The text of the raw JSON string bytes `range` (between the quotes) when it has no escape:
+    /// the shared copy if one exists, else a new one (validated as UTF-8, raw control characters
+    /// refused) that later equal strings share. nil when it has an escape (decode it instead).
+    /// - Throws: `JSONCursor.StringError` for a raw control character or invalid UTF-8.
+    @inline(__always)
+    func intern(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws -> String? {
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+        let n = raw.count
+        guard n >= Self.minLength, n <= Self.maxLength else { return nil }
+        // One pass, eight bytes at a time: the hash, and whether any byte is a control character
+        // (< 0x20) or a backslash (exact SWAR tests: no false negatives).
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var h = seed ^ UInt64(n)
+        var special: UInt64 = 0
+        var k = 0
+        while k + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            let bs = w ^ (0x5C &* ones)
+            special |= ((w &- 0x20 &* ones) & ~w & highs) | ((bs &- ones) & ~bs & highs)
+            h = (h ^ w) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            k += 8
+        }
+        if k < n {
+            var w: UInt64 = 0
+            var shift: UInt64 = 0
+            while k < n {
+                let b = raw[k]
+                if b < 0x20 || b == UInt8(ascii: "\\") { special = 1 }
+                w |= UInt64(b) << shift
+                shift += 8
+                k += 1
+            }
+            h = (h ^ w) &* 0x9E37_79B9_7F4A_7C15
+        }
+        guard special == 0 else { return nil }
+        h ^= h >> 32
+        h &*= 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 29
+        if strings.count * 2 >= mask { grow() }
+        // The slot comes from the tag's bits too, so growing needs no hashing again.
+        let tag = h & 0xFFFF_FFFF_0000_0000
+        var i = Int(truncatingIfNeeded: h >> 32) & mask
+        for _ in 0..<Self.maxProbes {
+            let s = slots[i]
+            if s == 0 {
+                guard let text = String(validating: raw, as: UTF8.self) else { throw JSONCursor.StringError() }
+                strings.append(text)
+                slots[i] = tag | UInt64(strings.count)
+                return text
+            }
+            if s & 0xFFFF_FFFF_0000_0000 == tag {
+                let k = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                if Self.equal(strings[k], raw) { return strings[k] }
+            }
+            i = (i + 1) & mask
+        }
+        guard let text = String(validating: raw, as: UTF8.self) else { throw JSONCursor.StringError() }
+        return text
+    }
+
+    @inline(__always)
+    private static func equal(_ s: String, _ raw: UnsafeRawBufferPointer) -> Bool {
+        var s = s
+        return s.withUTF8 { u in
+            u.count == raw.count && (u.count == 0 || memcmp(u.baseAddress!, raw.baseAddress!, u.count) == 0)
+        }
+    }
+
+    /// Twice the slots; every entry moves to its place for the new mask (from its tag).
+    private func grow() {
+        let n = (mask + 1) * 2
+        let old = slots
+        slots = Array(repeating: 0, count: n)
+        mask = n - 1
+        for s in old where s != 0 {
+            var i = Int(truncatingIfNeeded: s >> 32) & mask
+            while slots[i] != 0 { i = (i + 1) & mask }
+            slots[i] = s
+        }
+    }
+}

@@ -58,7 +58,7 @@ extension NeutronClient {
         var read = RoutersRead()
         var seen = Set<String>()
         for batch in stride(from: 0, to: sorted.count, by: Self.idsPerRequest).map({ Array(sorted[$0..<min($0 + Self.idsPerRequest, sorted.count)]) }) {
-            for r in try await list(NeutronWire.routers, NeutronPageDecoder.routers, filters: batch.map { ("id", $0) }, auth: auth)
+            for r in try await list(NeutronWire.routers, NeutronPageDecoder.routerKind, filters: batch.map { ("id", $0) }, auth: auth).items
             where ids.contains(r.id) {
                 guard seen.insert(r.id).inserted else { throw InconsistentReadError(detail: "duplicate IDs in one read: router \(r.id)") }
                 read.routers.append(r)
@@ -69,7 +69,7 @@ extension NeutronClient {
         var portIDs = Set<String>()
         for batch in stride(from: 0, to: present.count, by: Self.idsPerRequest).map({ Array(present[$0..<min($0 + Self.idsPerRequest, present.count)]) }) {
             let wanted = Set(batch)
-            for p in try await list(NeutronWire.ports, NeutronPageDecoder.ports, filters: batch.map { ("device_id", $0) }, auth: auth)
+            for p in try await list(NeutronWire.ports, NeutronPageDecoder.portKind, filters: batch.map { ("device_id", $0) }, auth: auth).items
             where wanted.contains(p.deviceID) && RouterPort.interfaceOwners.contains(p.deviceOwner) {
                 if !p.id.isEmpty, !portIDs.insert(p.id).inserted { throw InconsistentReadError(detail: "duplicate IDs in one read: port \(p.id)") }
                 read.ports.append(p)
@@ -79,7 +79,7 @@ extension NeutronClient {
         var found = Set<String>()
         for batch in stride(from: 0, to: named.count, by: Self.idsPerRequest).map({ Array(named[$0..<min($0 + Self.idsPerRequest, named.count)]) }) {
             let wanted = Set(batch)
-            for s in try await list(NeutronWire.subnets, NeutronPageDecoder.subnets, filters: batch.map { ("id", $0) }, auth: auth)
+            for s in try await list(NeutronWire.subnets, NeutronPageDecoder.subnetKind, filters: batch.map { ("id", $0) }, auth: auth).items
             where wanted.contains(s.id) && found.insert(s.id).inserted {
                 read.subnets.append(s)
             }

@@ -33,6 +33,16 @@ struct Exchange: Sendable {
     var headers: HTTPHeaders
     var body: ByteBuffer
     var attempts: Int
+    /// The body's `BodyDigest`, taken as its bytes arrived.
+    var digest: BodyDigest = BodyDigest()
+}
+
+/// A keyed hash of a response body (SipHash-1-3 through `Hasher`, whose key is random per process, so
+/// a tenant cannot craft two pages with the same digest) plus its length, fed chunk by chunk as the
+/// body arrives: the same bytes give the same digest however the network split them.
+struct BodyDigest: Sendable, Hashable {
+    var length: Int = 0
+    var hash: Int = 0
 }
 
 struct RequestTimedOut: Error, CustomStringConvertible {
@@ -108,7 +118,7 @@ final class Transport: Sendable {
             try Task.checkCancellation()
             let start = ContinuousClock.now
             do {
-                let (status, respHeaders, respBody) = try await once(method: method, url: url, headers: headers, body: body)
+                let (status, respHeaders, respBody, digest) = try await once(method: method, url: url, headers: headers, body: body)
                 let elapsed = ContinuousClock.now - start
                 record(service, status: String(status), bytes: respBody.readableBytes)
                 logger.debug("\(service.rawValue) request", metadata: [
@@ -123,7 +133,7 @@ final class Transport: Sendable {
                     try await Task.sleep(for: delay)
                     continue
                 }
-                return Exchange(status: status, headers: respHeaders, body: respBody, attempts: attempt)
+                return Exchange(status: status, headers: respHeaders, body: respBody, attempts: attempt, digest: digest)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 let elapsed = ContinuousClock.now - start
@@ -144,7 +154,7 @@ final class Transport: Sendable {
         }
     }
 
-    private func once(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?) async throws -> (Int, HTTPHeaders, ByteBuffer) {
+    private func once(method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?) async throws -> (Int, HTTPHeaders, ByteBuffer, BodyDigest) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers = headers
@@ -153,11 +163,11 @@ final class Transport: Sendable {
         let maxBytes = options.maxResponseBytes
         let client = self.client
         let req = request
-        return try await withThrowingTaskGroup(of: (Int, HTTPHeaders, ByteBuffer).self) { group in
+        return try await withThrowingTaskGroup(of: (Int, HTTPHeaders, ByteBuffer, BodyDigest).self) { group in
             group.addTask {
                 let response = try await client.execute(req, deadline: .now() + Self.timeAmount(timeout))
-                let collected = try await response.body.collect(upTo: maxBytes)
-                return (Int(response.status.code), response.headers, collected)
+                let (collected, digest) = try await Self.collect(response, upTo: maxBytes)
+                return (Int(response.status.code), response.headers, collected, digest)
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
@@ -167,6 +177,33 @@ final class Transport: Sendable {
             guard let first = try await group.next() else { throw RequestTimedOut(after: timeout) }
             return first
         }
+    }
+
+    /// The body, hashed as its chunks arrive, in one buffer sized from `Content-Length` (no doubling
+    /// reallocations; a single-chunk body is kept as it came).
+    static func collect(_ response: HTTPClientResponse, upTo maxBytes: Int) async throws -> (ByteBuffer, BodyDigest) {
+        let declared = response.headers.first(name: "Content-Length").flatMap { Int($0) }
+        if let declared, declared > maxBytes { throw NIOTooManyBytesError(maxBytes: maxBytes) }
+        var hasher = Hasher()
+        var collected: ByteBuffer?
+        var length = 0
+        for try await chunk in response.body {
+            length += chunk.readableBytes
+            guard length <= maxBytes else { throw NIOTooManyBytesError(maxBytes: maxBytes) }
+            chunk.withUnsafeReadableBytes { hasher.combine(bytes: $0) }
+            if collected == nil, declared == nil || declared == chunk.readableBytes {
+                collected = chunk
+            } else {
+                if collected == nil {
+                    collected = ByteBuffer()
+                    collected!.reserveCapacity(max(declared ?? 0, chunk.readableBytes))
+                } else if collected!.writableBytes < chunk.readableBytes, let declared, declared >= length {
+                    collected!.reserveCapacity(declared)
+                }
+                collected!.writeImmutableBuffer(chunk)
+            }
+        }
+        return (collected ?? ByteBuffer(), BodyDigest(length: length, hash: hasher.finalize()))
     }
 
     private func record(_ service: Service, status: String, bytes: Int) {

@@ -1,7 +1,7 @@
 import Model
 
 /// A subnet of a selected router that passed every check before conflict resolution.
-struct Candidate {
+struct Candidate: Hashable, Sendable {
     var subnet: Subnet
     var routerID: String
     var projectID: String
@@ -31,12 +31,26 @@ func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refu
     var refused: [Refusal] = []
     // Every candidate is indexed once, sorted once; only those already accepted count as hits.
     // (Inserting into the sorted index one by one was quadratic when subnets are not created in address order.)
-    let ordered = candidates.sorted(by: Candidate.earlier)
-    let index = PrefixIndex(ordered.enumerated().map { ($0.element.subnet.cidr, $0.offset) })
-    var isAccepted = [Bool](repeating: false, count: ordered.count)
-    for (position, c) in ordered.enumerated() {
-        let hits = index.overlapping(c.subnet.cidr).filter { isAccepted[$0.1] }.map { ordered[$0.1] }
-        if let winner = hits.filter({ $0.nextHop != c.nextHop }).min(by: Candidate.earlier) {
+    // Positions are sorted rather than the candidates themselves (large values: moving them is most of a sort's cost).
+    let order = candidates.indices.sorted { Candidate.earlier(candidates[$0], candidates[$1]) }
+    let index = PrefixIndex(order.enumerated().map { (candidates[$0.element].subnet.cidr, $0.offset) })
+    var isAccepted = [Bool](repeating: false, count: order.count)
+    for (position, i) in order.enumerated() {
+        let c = candidates[i]
+        // Creation order is a total order and positions follow it: the earliest winner is the lowest position.
+        var winner: Int?
+        var duplicate = false
+        index.forEachOverlapping(c.subnet.cidr) { prefix, other in
+            guard isAccepted[other] else { return }
+            let o = candidates[order[other]]
+            if o.nextHop != c.nextHop {
+                if winner == nil || other < winner! { winner = other }
+            } else if prefix == c.subnet.cidr {
+                duplicate = true
+            }
+        }
+        if let winnerPosition = winner {
+            let winner = candidates[order[winnerPosition]]
             let w = winner.subnet
             refused.append(Refusal(
                 reason: .conflictsWithOtherTenant, destination: c.subnet.cidr, nextHop: c.nextHop, routerID: c.routerID,
@@ -45,7 +59,7 @@ func resolveConflicts(_ candidates: [Candidate]) -> (accepted: [Candidate], refu
                 lostTo: Conflict(subnetID: w.id, routerID: winner.routerID, destination: w.cidr, nextHop: winner.nextHop)))
             continue
         }
-        if hits.contains(where: { $0.subnet.cidr == c.subnet.cidr && $0.nextHop == c.nextHop }) { continue }
+        if duplicate { continue }
         isAccepted[position] = true
         accepted.append(c)
     }

@@ -14,10 +14,24 @@ struct NexthopAllocation {
         var gatewayInterface: [IPAddress: Int32] = [:]
         for d in desired { gatewayInterface[d.nextHop] = d.outputInterface }
         let gateways = gatewayInterface.keys.sorted()
-        var used = Set<UInt32>()
-        let desiredByDestination = Dictionary(desired.map { ($0.destination, $0.nextHop) }, uniquingKeysWith: { a, _ in a })
-        var routesOn: [UInt32: [KernelRoute]] = [:]
-        for r in owned.routes { if let id = r.nexthopID { routesOn[id, default: []].append(r) } }
+        // Step 1 only ever takes a nexthop via the gateway itself, so a nexthop is taken when its own gateway got it
+        // in step 1, or when step 2 gave it to another gateway.
+        var movedInStep2 = Set<UInt32>()
+        func isUsed(_ n: KernelNexthop) -> Bool {
+            if let g = n.gateway, nexthopFor[g] == n.id { return true }
+            return movedInStep2.contains(n.id)
+        }
+        lazy var desiredByDestination = Dictionary(desired.map { ($0.destination, $0.nextHop) }, uniquingKeysWith: { a, _ in a })
+        lazy var destinationsVia: [IPAddress: [IPPrefix]] = {
+            var via: [IPAddress: [IPPrefix]] = [:]
+            for d in desired { via[d.nextHop, default: []].append(d.destination) }
+            return via
+        }()
+        lazy var routesOn: [UInt32: [KernelRoute]] = {
+            var on: [UInt32: [KernelRoute]] = [:]
+            for r in owned.routes { if let id = r.nexthopID { on[id, default: []].append(r) } }
+            return on
+        }()
 
         // 1. An owned nexthop already via this gateway (fix its interface in place when it moved).
         // Indexed by gateway once: a scan of every owned nexthop per gateway is quadratic (20,000² at 10,000 routers).
@@ -25,32 +39,39 @@ struct NexthopAllocation {
         for n in owned.nexthops { if let g = n.gateway { ownedByGateway[g, default: []].append(n) } }
         for g in gateways {
             let oif = gatewayInterface[g]!
-            let same = (ownedByGateway[g] ?? []).filter { !used.contains($0.id) }
+            let same = ownedByGateway[g] ?? []
             if let n = same.first(where: { $0.outputInterface == oif }) {
                 nexthopFor[g] = n.id
-                used.insert(n.id)
             } else if let n = same.first(where: { !owned.foreignReferences.contains($0.id) }) {
                 nexthopFor[g] = n.id
-                used.insert(n.id)
                 writes[KernelNexthop(id: n.id, gateway: g, outputInterface: oif, proto: policy.proto)] = true
             }
         }
         // 2. A changed gateway: an owned nexthop whose routes all move to one new gateway is replaced in place.
+        // Such a nexthop has a route at a destination that wants this gateway, so only the nexthops of the owned routes
+        // there are candidates (a scan of every owned nexthop per gateway is quadratic when many gateways change);
+        // the lowest ID wins, as in ID order.
         for g in gateways where nexthopFor[g] == nil {
             let oif = gatewayInterface[g]!
-            let movable = owned.nexthops.first { n in
-                guard !used.contains(n.id), !owned.foreignReferences.contains(n.id),
+            var candidateIDs = Set<UInt32>()
+            for d in destinationsVia[g] ?? [] {
+                for r in owned.routesByDestination[d] ?? [] { if let id = r.nexthopID { candidateIDs.insert(id) } }
+            }
+            let candidates = candidateIDs.sorted().compactMap { id in owned.nexthopByID[id].flatMap { owned.ownership.owns(nexthop: $0) ? $0 : nil } }
+            let movable = candidates.first { n in
+                guard !isUsed(n), !owned.foreignReferences.contains(n.id),
                       let old = n.gateway, old.family == g.family,
                       let routes = routesOn[n.id], !routes.isEmpty else { return false }
                 return routes.allSatisfy { desiredByDestination[$0.destination] == g }
             }
             if let n = movable {
                 nexthopFor[g] = n.id
-                used.insert(n.id)
+                movedInStep2.insert(n.id)
                 writes[KernelNexthop(id: n.id, gateway: g, outputInterface: oif, proto: policy.proto)] = true
             }
         }
         // 3. New nexthops: the lowest IDs of the range that no nexthop (of any owner) uses, in gateway order.
+        guard gateways.contains(where: { nexthopFor[$0] == nil }) else { return }
         var taken = Set(owned.nexthopByID.keys)
         let range = policy.ownership.nexthopIDs
         var nextID = range.lowerBound

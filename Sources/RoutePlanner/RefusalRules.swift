@@ -15,12 +15,15 @@ struct ChosenGateway {
 /// The rule engine: every check a router and each of its subnets must pass to get a route, in order, the first
 /// failure giving the refusal and its message (see the README's refusal reasons). Built once per plan from the
 /// snapshot and kernel view, indexed order-independently (duplicates resolved deterministically).
-struct RefusalRules {
+struct RefusalRules: Sendable {
     let policy: Policy
-    let routers: [Router]                       // unique by ID, sorted by ID
-    let subnets: [String: Subnet]
+    /// The three below are what the incremental planner replaces between reconciles; the rest stays fixed.
+    var routers: [Router]                       // unique by ID, sorted by ID
+    var subnets: [String: Subnet]
     let networks: [String: Network]
-    let interfaceSubnets: [String: [String]]    // router ID → sorted unique subnet IDs of its interface ports
+    var interfaceSubnets: [String: [String]]    // router ID → sorted unique subnet IDs of its interface ports
+    /// The IDs of the subnets that are protected as external subnets (on an external network, or named by a gateway).
+    let externalSubnetIDs: Set<String>
     let protected: PrefixIndex<Protected>
     let foreign: PrefixIndex<KernelRoute>
     let connected: [ConnectedNetwork]           // sorted
@@ -28,14 +31,20 @@ struct RefusalRules {
     init(snapshot: CloudSnapshot, kernel: KernelView, policy: Policy) {
         self.policy = policy
         routers = uniqueByID(snapshot.routers, id: \.id)
-        subnets = Dictionary(uniqueByID(snapshot.subnets, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        networks = Dictionary(uniqueByID(snapshot.networks, id: \.id).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        subnets = uniqueDictionary(snapshot.subnets, id: \.id)
+        networks = uniqueDictionary(snapshot.networks, id: \.id)
 
-        var ifaces: [String: Set<String>] = [:]
+        // Arrays sorted and deduplicated once (a set per router costs more than its handful of IDs).
+        var ifaces: [String: [String]] = [:]
         for port in snapshot.ports where RouterPort.interfaceOwners.contains(port.deviceOwner) {
-            for ip in port.fixedIPs { ifaces[port.deviceID, default: []].insert(ip.subnetID) }
+            for ip in port.fixedIPs { ifaces[port.deviceID, default: []].append(ip.subnetID) }
         }
-        interfaceSubnets = ifaces.mapValues { $0.sorted() }
+        interfaceSubnets = ifaces.mapValues { ids in
+            guard ids.count > 1 else { return ids }
+            var out: [String] = []
+            for id in ids.sorted() where out.last != id { out.append(id) }
+            return out
+        }
 
         connected = kernel.connected.sorted { a, b in
             (a.prefix, a.interfaceIndex, a.address, a.interfaceName) < (b.prefix, b.interfaceIndex, b.address, b.interfaceName)
@@ -63,12 +72,13 @@ struct RefusalRules {
         for (p, w) in special { prot.append((p, Protected(prefix: p, what: w))) }
         for p in policy.protectedPrefixes { prot.append((p, Protected(prefix: p, what: "a configured protected prefix"))) }
         protected = PrefixIndex(prot)
+        self.externalSubnetIDs = externalSubnetIDs
 
         let ownership = policy.ownership
-        let foreignRoutes = Set(kernel.routes).filter { r in
-            !ownership.owns(route: r) && !r.destination.isDefault
-        }
-        foreign = PrefixIndex(foreignRoutes.map { ($0.destination, $0) })
+        // Duplicates do no harm here (only the smallest overlapping route is named), so no Set copy of every route.
+        foreign = PrefixIndex(kernel.routes.lazy
+            .filter { r in !ownership.owns(route: r) && !r.destination.isDefault }
+            .map { ($0.destination, $0) })
     }
 
     // MARK: - Router level
@@ -79,10 +89,15 @@ struct RefusalRules {
     }
 
     func judge(_ router: Router) -> RouterVerdict {
+        judge(router, interfaceSubnetIDs: interfaceSubnets[router.id])
+    }
+
+    /// The router-level checks with the router's interface subnet IDs (sorted, unique) given explicitly.
+    func judge(_ router: Router, interfaceSubnetIDs: [String]?) -> RouterVerdict {
         func refuse(_ reason: RefusalReason, _ message: String) -> RouterVerdict {
             .refused(Refusal(reason: reason, routerID: router.id, projectID: router.projectID, message: message))
         }
-        let r = "Router \(router.id)\(router.name.isEmpty ? "" : " (\(router.name))")"
+        var r: String { "Router \(router.id)\(router.name.isEmpty ? "" : " (\(router.name))")" }   // only for a refusal
         if !policy.projects.isEmpty && !policy.projects.contains(router.projectID) {
             return refuse(.notSelected, "\(r) belongs to project \(router.projectID.isEmpty ? "(none)" : router.projectID), which is not among the selected projects; add it to the project list if its subnets should be routed.")
         }
@@ -104,7 +119,7 @@ struct RefusalRules {
         if policy.requireSNATDisabled && !selected.allSatisfy({ $0.enableSNAT == false }) {
             return refuse(.notSelected, "\(r) has SNAT enabled (or not reported) on its gateway while only routers with SNAT disabled are selected; disable SNAT (openstack router set --disable-snat) or turn off the SNAT requirement.")
         }
-        guard let subnetIDs = interfaceSubnets[router.id], !subnetIDs.isEmpty else {
+        guard let subnetIDs = interfaceSubnetIDs, !subnetIDs.isEmpty else {
             return refuse(.routerWithoutInterfaces, "\(r) has a gateway but no interface ports, so it has no tenant subnets to route; add a subnet to it (openstack router add subnet) if that is unexpected.")
         }
         // Per family, a gateway address this host can use as a next hop comes first (a multihomed router with one
@@ -128,14 +143,7 @@ struct RefusalRules {
         if let own = connected.first(where: { $0.address == nh }) {
             return "an address of this host itself (\(own.interfaceName.isEmpty ? "interface \(own.interfaceIndex)" : own.interfaceName))"
         }
-        let special: [(IPPrefix, String)] = [
-            (.loopbackV4, "a loopback address"), (.loopbackV6, "a loopback address"),
-            (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
-            (.multicastV4, "a multicast address"), (.multicastV6, "a multicast address"),
-            (.broadcastV4, "the broadcast address"),
-            (.linkLocalV4, "a link-local address"), (.linkLocalV6, "a link-local address"),
-        ]
-        if let (_, what) = special.first(where: { $0.0.contains(nh) }) { return what }
+        if let (_, what) = Self.unusableRanges.first(where: { $0.0.contains(nh) }) { return what }
         for c in connected where c.prefix.contains(nh) && c.prefix.length <= nh.bitWidth - 2 {
             if nh == c.prefix.address { return "the network address of \(c.prefix)" }
             if nh.family == .v4, nh.low == c.prefix.address.low | ((UInt64(1) << UInt64(32 - c.prefix.length)) - 1) {
@@ -144,6 +152,14 @@ struct RefusalRules {
         }
         return nil
     }
+
+    private static let unusableRanges: [(IPPrefix, String)] = [
+        (.loopbackV4, "a loopback address"), (.loopbackV6, "a loopback address"),
+        (.unspecifiedV4, "the unspecified address"), (.unspecifiedV6, "the unspecified address"),
+        (.multicastV4, "a multicast address"), (.multicastV6, "a multicast address"),
+        (.broadcastV4, "the broadcast address"),
+        (.linkLocalV4, "a link-local address"), (.linkLocalV6, "a link-local address"),
+    ]
 
     /// Whether this host can route via `nh`: a usable address on a connected network.
     func isUsableNextHop(_ nh: IPAddress) -> Bool {
@@ -165,13 +181,18 @@ struct RefusalRules {
     }
 
     func judge(subnetID: String, of router: Router, gateways: [AddressFamily: ChosenGateway]) -> SubnetVerdict {
-        guard let subnet = subnets[subnetID] else {
+        judge(subnetID: subnetID, subnet: subnets[subnetID], of: router, gateways: gateways)
+    }
+
+    /// The subnet-level checks with the subnet given explicitly (nil: Neutron did not list it).
+    func judge(subnetID: String, subnet: Subnet?, of router: Router, gateways: [AddressFamily: ChosenGateway]) -> SubnetVerdict {
+        guard let subnet else {
             return .refused(Refusal(reason: .unknownSubnet, routerID: router.id, subnetID: subnetID, projectID: router.projectID,
                                     message: "Router \(router.id) has an interface on subnet \(subnetID), which Neutron did not list; make sure the agent's credentials can list every subnet (an admin or reader role across projects)."))
         }
         let project = subnet.projectID.isEmpty ? router.projectID : subnet.projectID
         let cidr = subnet.cidr
-        let s = "Subnet \(subnet.id) (\(cidr)) on router \(router.id)"
+        var s: String { "Subnet \(subnet.id) (\(cidr)) on router \(router.id)" }   // only for a refusal
         func refuse(_ reason: RefusalReason, _ nextHop: IPAddress?, _ message: String) -> SubnetVerdict {
             .refused(Refusal(reason: reason, destination: cidr, nextHop: nextHop, routerID: router.id, subnetID: subnet.id,
                              projectID: project, message: message))
@@ -195,17 +216,29 @@ struct RefusalRules {
         if cidr.length < minLength {
             return refuse(.prefixTooShort, nh, "\(s) is a /\(cidr.length), wider than the minimum /\(minLength) for \(cidr.family); lower the minimum prefix length if such a wide prefix should be routed.")
         }
-        if let p = protected.overlapping(cidr).map(\.1).min(by: { ($0.prefix, $0.what) < ($1.prefix, $1.what) }) {
+        var p: Protected?
+        protected.forEachOverlapping(cidr) { _, c in
+            if p == nil || (c.prefix, c.what) < (p!.prefix, p!.what) { p = c }
+        }
+        if let p {
             return refuse(.overlapsProtectedPrefix, nh, "\(s) overlaps \(p.prefix), \(p.what); a route for it would take over traffic this host needs, so renumber the subnet (or, for a configured prefix, remove it from the protected list).")
         }
-        if let f = foreign.overlapping(cidr).map(\.1).min(by: routeOrder) {
+        var f: KernelRoute?
+        foreign.forEachOverlapping(cidr) { _, r in
+            if f == nil || routeOrder(r, f!) { f = r }
+        }
+        if let f {
             return refuse(.overlapsForeignRoute, nh, "\(s) overlaps the route \(f.destination) (protocol \(f.proto), table \(f.table)) that the agent does not own; the agent never takes over foreign routes, so remove that route or renumber the subnet.")
         }
         if let what = unusableNextHop(nh) {
             return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is \(what), not a neighbour's address on a connected network; a route via it would fail or send the subnet's traffic nowhere, so correct the router's gateway address.")
         }
-        let on = connected.filter { $0.prefix.contains(nh) }
-        guard let link = on.min(by: { ($0.prefix.length, $1.interfaceIndex) > ($1.prefix.length, $0.interfaceIndex) }) else {
+        var link: ConnectedNetwork?
+        for c in connected where c.prefix.contains(nh) {
+            if let l = link, !((c.prefix.length, l.interfaceIndex) > (l.prefix.length, c.interfaceIndex)) { continue }
+            link = c
+        }
+        guard let link else {
             return refuse(.nextHopNotConnected, nh, "\(s) has next hop \(nh) (the router's gateway on network \(gw.networkID)), which is on no network this host is directly connected to; connect the host to that external network or select another one.")
         }
         return .candidate(Candidate(subnet: subnet, routerID: router.id, projectID: project, nextHop: nh,
@@ -216,11 +249,17 @@ struct RefusalRules {
 /// Deduplicates by ID; among entries with the same ID, the one with the smallest description wins
 /// (any fixed choice would do: it only has to ignore the input order). Sorted by ID.
 func uniqueByID<T>(_ items: [T], id: (T) -> String) -> [T] {
-    var best: [String: T] = [:]
+    let best = uniqueDictionary(items, id: id)
+    return best.keys.sorted().map { best[$0]! }
+}
+
+/// `uniqueByID` as a dictionary by ID (no sorting).
+func uniqueDictionary<T>(_ items: [T], id: (T) -> String) -> [String: T] {
+    var best: [String: T] = Dictionary(minimumCapacity: items.count)
     for item in items {
         let key = id(item)
         if let old = best[key], String(describing: old) <= String(describing: item) { continue }
         best[key] = item
     }
-    return best.keys.sorted().map { best[$0]! }
+    return best
 }

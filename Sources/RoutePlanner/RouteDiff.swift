@@ -9,36 +9,61 @@ struct RouteDiff {
     private(set) var operations: [KernelOperation] = []
     private(set) var changes: [PlannedChange] = []
 
-    private let owned: OwnedKernelState
-    private let nexthops: NexthopAllocation
+    /// Owned routes by destination, each group sorted by `routeOrder`.
+    private let routesByDestination: [IPPrefix: [KernelRoute]]
+    /// Every kernel nexthop by ID (any owner), to resolve where a route sends traffic now.
+    private let nexthopByID: [UInt32: KernelNexthop]
+    /// Gateway → the nexthop ID its routes point at (none: a classic route).
+    private let nexthopFor: [IPAddress: UInt32]
+    /// Nexthop objects to write → true for a replace.
+    private let nexthopWrites: [KernelNexthop: Bool]
     private let policy: Policy
     /// The nexthops written in this plan, by ID.
     private let written: [UInt32: KernelNexthop]
     private var adds: [RouteSpec] = [], replaces: [RouteSpec] = [], deletes: [RouteSpec] = []
-    /// Nexthop IDs that a desired route points at: never deleted.
-    private var referenced = Set<UInt32>()
 
+    /// The whole diff: every desired route, every owned route, every owned nexthop.
     init(desired: [DesiredRoute], owned: OwnedKernelState, nexthops: NexthopAllocation, policy: Policy) {
-        self.owned = owned
-        self.nexthops = nexthops
-        self.policy = policy
-        written = Dictionary(nexthops.writes.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var desiredDestinations = Set<IPPrefix>(minimumCapacity: desired.count)
+        for d in desired { desiredDestinations.insert(d.destination) }
+        let stale = owned.routesByDestination.keys.filter { !desiredDestinations.contains($0) }
+        // A nexthop is referenced when a desired route points at it: exactly the allocated ones (every allocated
+        // gateway is some desired route's next hop).
+        let referenced = Set(nexthops.nexthopFor.values)
+        let nexthopDeletes = owned.nexthops.map(\.id).filter { !referenced.contains($0) && !owned.foreignReferences.contains($0) }
+        self.init(desired: desired, stale: stale, routesByDestination: owned.routesByDestination,
+                  nexthopByID: owned.nexthopByID, nexthopFor: nexthops.nexthopFor, nexthopWrites: nexthops.writes,
+                  nexthopDeletes: nexthopDeletes, policy: policy)
+    }
 
-        var desiredDestinations = Set<IPPrefix>()
-        for d in desired where desiredDestinations.insert(d.destination).inserted {
-            diff(d, against: owned.routesByDestination[d.destination] ?? [])
+    /// The diff of some destinations only (the incremental planner's): `desired` (sorted) for the destinations that
+    /// want a route, `stale` for those that want none (their owned routes are deleted), and the nexthop writes and
+    /// deletes decided by the caller. Destinations in neither list are not looked at.
+    init(desired: [DesiredRoute], stale: some Sequence<IPPrefix>, routesByDestination: [IPPrefix: [KernelRoute]],
+         nexthopByID: [UInt32: KernelNexthop], nexthopFor: [IPAddress: UInt32], nexthopWrites: [KernelNexthop: Bool],
+         nexthopDeletes: [UInt32], policy: Policy) {
+        self.routesByDestination = routesByDestination
+        self.nexthopByID = nexthopByID
+        self.nexthopFor = nexthopFor
+        self.nexthopWrites = nexthopWrites
+        self.policy = policy
+        written = Dictionary(nexthopWrites.keys.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+
+        var previous: IPPrefix?
+        for d in desired where d.destination != previous {   // sorted: the first route per destination
+            previous = d.destination
+            diff(d, against: routesByDestination[d.destination] ?? [])
         }
-        for (destination, group) in owned.routesByDestination where !desiredDestinations.contains(destination) {
-            for r in group { delete(r) }
+        for destination in stale {
+            for r in routesByDestination[destination] ?? [] { delete(r) }
         }
-        assembleOperations()
+        assembleOperations(nexthopDeletes: nexthopDeletes)
     }
 
     /// One desired route against the owned routes at its destination: add it, keep the one that already matches
     /// (or replace the first in place), and delete the rest.
     private mutating func diff(_ d: DesiredRoute, against group: [KernelRoute]) {
         let t = target(d)
-        if case .nexthop(let id) = t { referenced.insert(id) }
         guard let first = group.first else {
             adds.append(RouteSpec(destination: d.destination, table: policy.table, proto: policy.proto, target: t))
             changes.append(PlannedChange(action: .add, destination: d.destination, nextHop: d.nextHop,
@@ -71,8 +96,7 @@ struct RouteDiff {
     }
 
     /// The writes in apply order; owned nexthops no desired route (and no foreign route) uses are deleted last.
-    private mutating func assembleOperations() {
-        let nexthopDeletes = owned.nexthops.map(\.id).filter { !referenced.contains($0) && !owned.foreignReferences.contains($0) }
+    private mutating func assembleOperations(nexthopDeletes: [UInt32]) {
         let specOrder: (RouteSpec, RouteSpec) -> Bool = { a, b in
             if a.destination != b.destination { return a.destination < b.destination }
             return effectiveMetric(a.metric, a.destination.family) < effectiveMetric(b.metric, b.destination.family)
@@ -83,7 +107,7 @@ struct RouteDiff {
             if a.metric != b.metric { return lessOptional(a.metric, b.metric) }
             return String(describing: a.target) < String(describing: b.target)
         }
-        for (n, isReplace) in nexthops.writes.sorted(by: { $0.key.id < $1.key.id }) {
+        for (n, isReplace) in nexthopWrites.sorted(by: { $0.key.id < $1.key.id }) {
             operations.append(isReplace ? .replaceNexthop(n) : .addNexthop(n))
         }
         operations += adds.sorted(by: specOrder).map { .addRoute($0) }
@@ -97,7 +121,7 @@ struct RouteDiff {
 
     /// Where a desired route should point: its gateway's nexthop, or the gateway itself (classic).
     private func target(_ d: DesiredRoute) -> RouteTarget {
-        if let id = nexthops.nexthopFor[d.nextHop] { return .nexthop(id) }
+        if let id = nexthopFor[d.nextHop] { return .nexthop(id) }
         return .gateway(d.nextHop, outputInterface: d.outputInterface)
     }
 
@@ -115,7 +139,7 @@ struct RouteDiff {
     /// Where a route sends traffic now: its gateway, or its nexthop's.
     private func resolve(_ r: KernelRoute) -> (IPAddress?, Int32?) {
         if let id = r.nexthopID {
-            let n = owned.nexthopByID[id]
+            let n = nexthopByID[id]
             return (n?.gateway ?? r.gateway, n?.outputInterface ?? r.outputInterface)
         }
         return (r.gateway, r.outputInterface)

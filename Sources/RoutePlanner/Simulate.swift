@@ -23,18 +23,8 @@ public func simulate(_ ops: [KernelOperation], on view: KernelView) -> KernelVie
     }
 
     func route(_ s: RouteSpec) -> KernelRoute? {
-        let family = s.destination.family
-        let m = effectiveMetric(s.metric, family)
-        let metric: UInt32? = family == .v4 && m == 0 ? nil : m
-        switch s.target {
-        case .gateway(let g, let oif):
-            guard g.family == family else { return nil }
-            return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric,
-                               gateway: g, outputInterface: oif)
-        case .nexthop(let id):
-            guard nexthops[id] != nil else { return nil }
-            return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric, nexthopID: id)
-        }
+        if case .nexthop(let id) = s.target, nexthops[id] == nil { return nil }
+        return simulatedRoute(s)
     }
     for op in ops {
         switch op {
@@ -75,6 +65,25 @@ public func simulate(_ ops: [KernelOperation], on view: KernelView) -> KernelVie
     }
     var out = view
     out.routes = routes.values.flatMap { $0 }.sorted(by: routeOrder)
-    out.nexthops = (Array(nexthops.values) + extraNexthops).sorted { ($0.id, String(describing: $0)) < ($1.id, String(describing: $1)) }
+    // By ID; the description only breaks ties (duplicate IDs), instead of being built for every comparison.
+    out.nexthops = (Array(nexthops.values) + extraNexthops).sorted { a, b in
+        a.id != b.id ? a.id < b.id : String(describing: a) < String(describing: b)
+    }
     return out
+}
+
+/// The route a successful add or replace of `s` leaves in the kernel, as `simulate` models it (nil: the kernel
+/// refuses a gateway of another family). Whether a nexthop it names exists is the caller's question.
+func simulatedRoute(_ s: RouteSpec) -> KernelRoute? {
+    let family = s.destination.family
+    let m = effectiveMetric(s.metric, family)
+    let metric: UInt32? = family == .v4 && m == 0 ? nil : m
+    switch s.target {
+    case .gateway(let g, let oif):
+        guard g.family == family else { return nil }
+        return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric,
+                           gateway: g, outputInterface: oif)
+    case .nexthop(let id):
+        return KernelRoute(destination: s.destination, table: s.table, proto: s.proto, metric: metric, nexthopID: id)
+    }
 }

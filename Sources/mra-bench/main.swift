@@ -1,4 +1,5 @@
-// mra-bench: measures the Netlink module against `ip -batch` in throwaway network namespaces.
+// mra-bench: measures the Netlink module against `ip -batch` in throwaway network namespaces, and the planner
+// (`mra-bench plan`, PlanBenchmark.swift, no root).
 //
 //   mra-bench kernel [--counts 1000,10000,100000] [--all] [--batch-bytes 65536] [--batch-messages 1024]
 //
@@ -10,7 +11,8 @@
 //   ip-batch-via  classic `route add … via …` with `ip -batch` (skipped above 20,000 unless --all)
 //   ours-via      classic routes via RouteSocket.apply (also skipped above 20,000 unless --all:
 //                 the kernel's cost for N distinct classic gateways grows quadratically)
-// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink and Model only.
+// and times a dump of the table after `ours-nh`. Needs root and iproute2. Imports Netlink and Model, RoutePlanner
+// (for `plan`) and OpenStack (for `mra-bench read`, Read.swift: the daemon's read of unchanged pages, timed).
 import Foundation
 import Model
 import Netlink
@@ -29,6 +31,8 @@ struct Options {
 func usage() -> Never {
     FileHandle.standardError.write(Data("""
         usage: mra-bench kernel [--counts 1000,10000,100000] [--all] [--batch-bytes 65536[,…]] [--batch-messages 1024]
+               mra-bench plan [--routers 10000] [--updates 1000] [--seed 1]
+               mra-bench read --url http://127.0.0.1:PORT/ [--rounds 3]
 
         """.utf8))
     exit(2)
@@ -275,6 +279,13 @@ func printRow(_ r: Row) {
 let args = Array(CommandLine.arguments.dropFirst())
 guard let sub = args.first else { usage() }
 switch sub {
+case "read":
+    do {
+        try await readBenchmark(Array(args.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("mra-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "kernel":
     do {
         try kernelBenchmark(parseOptions(Array(args.dropFirst())))
@@ -282,6 +293,8 @@ case "kernel":
         FileHandle.standardError.write(Data("mra-bench: \(error)\n".utf8))
         exit(1)
     }
+case "plan":
+    planBenchmark(parsePlanOptions(Array(args.dropFirst())))
 default:
     usage()
 }

@@ -49,7 +49,7 @@ while let a = args.popFirst() {
 let standIn: NeutronStandIn
 switch (routers, snapshotPath) {
 case (let n?, nil):
-    guard n <= 60_000 else { fail("--routers is at most 60000\n\(usage)") }
+    guard n <= StandInCloud.maxRouters else { fail("--routers is at most \(StandInCloud.maxRouters)\n\(usage)") }
     standIn = NeutronStandIn(routers: n, maxPageSize: maxPage == 0 ? nil : maxPage)
 case (nil, let path?):
     guard FileManager.default.isReadableFile(atPath: path) else { fail("cannot read the snapshot file \(path)", 66) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Model
+import OpenStack
 import Synchronization
 @testable import Agent
 
@@ -76,6 +77,31 @@ final class ScriptedSource: SnapshotSource {
     /// Hands reads to another source (a real one fed with bad input); nil: answer from the script again.
     func forward(to source: (any SnapshotSource)?) { upstream.withLock { $0 = source } }
     private let upstream = Mutex<(any SnapshotSource)?>(nil)
+
+    /// What the last read answered: `readIfChanged` says nil when the cloud is still that (Neutron's pages byte for byte).
+    private let lastServed = Mutex<CloudSnapshot?>(nil)
+    /// Reads that answered "unchanged".
+    let unchangedReads = Mutex(0)
+
+    func readIfChanged() async throws -> CloudSnapshot? {
+        let current = try await read()
+        let same = lastServed.withLock { last in
+            defer { last = current }
+            return last == current
+        }
+        if same { unchangedReads.withLock { $0 += 1 } }
+        return same ? nil : current
+    }
+
+    /// Targeted re-reads (`readRouters`) so far, and the router IDs each asked for.
+    let targeted = Mutex<[Set<String>]>([])
+
+    func readRouters(_ ids: Set<String>, knownSubnets: @escaping @Sendable (String) -> Bool) async throws -> RoutersRead {
+        let (snapshot, failure) = state.withLock { ($0.snapshot, $0.failure) }
+        targeted.withLock { $0.append(ids) }
+        if let failure { throw SourceError(failure) }
+        return RoutersRead.extract(ids, from: snapshot, knownSubnets: knownSubnets)
+    }
 
     func read() async throws -> CloudSnapshot {
         let d = delay.withLock { $0 }

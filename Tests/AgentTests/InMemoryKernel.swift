@@ -13,6 +13,7 @@ final class InMemoryKernel: RoutingKernel {
         var readFailure: String?
         var nexthopSupport = true
         var writes: [KernelOperation] = []
+        var dumps = 0
     }
     private let state: Mutex<State>
 
@@ -32,8 +33,12 @@ final class InMemoryKernel: RoutingKernel {
     /// Makes reads fail (nil: succeed again).
     func failReads(_ message: String?) { state.withLock { $0.readFailure = message } }
 
+    /// Kernel dumps so far.
+    var dumps: Int { state.withLock { $0.dumps } }
+
     func view(table: UInt32, includeNexthops: Bool) throws -> KernelView {
         try state.withLock { s in
+            s.dumps += 1
             if let m = s.readFailure { throw KernelAccessError(m) }
             var v = s.view
             v.routes = v.routes.filter { $0.table == table }

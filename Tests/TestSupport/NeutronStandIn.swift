@@ -421,7 +421,7 @@ public final class NeutronStandIn: Sendable {
             return .json(data: (try? JSONEncoder().encode(report)) ?? Data())
         case ("GET", "cloud"):
             let s = snapshot
-            var text = #""routers":\#(s.routers.count),"ports":\#(s.ports.count),"subnets":\#(s.subnets.count),"networks":\#(s.networks.count)"#
+            var text = #""routers":\#(s.routers.count),"ports":\#(s.ports.count),"subnets":\#(s.subnets.count),"networks":\#(s.networks.count),"external_networks":\#(s.networks.filter(\.isExternal).count)"#
             if let c = cloud {
                 text += """
                     ,"expected_routes":\(c.expectedRoutes),"expected_nexthops":\(c.expectedNexthops),"churn_rounds":\(c.churnRounds),\

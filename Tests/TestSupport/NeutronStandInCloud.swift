@@ -72,14 +72,17 @@ public struct StandInCloud: Sendable {
     /// Next IPv4 /26 block of 10.0.0.0/8 (index of the block).
     private var nextV4Block = 0
     /// Next fresh gateway addresses handed out by churn.
-    var nextChurnGatewayV4: UInt32 = 0xC613_8000   // 198.19.128.0
+    var nextChurnGatewayV4: UInt32 = 0xC613_F000   // 198.19.240.0 (4,095 addresses, after every router's own)
     var nextChurnGatewayV6: UInt32 = 0x0100_0000
     public private(set) var churnRounds = 0
     /// Single changes made so far (`applyChange`), which also seeds their choice of router.
     public internal(set) var changesApplied = 0
 
+    /// The address plan's limit: router gateways 198.18.0.16 + i stay below churn's 198.19.240.0.
+    public static let maxRouters = 120_000
+
     public init(routers count: Int) {
-        precondition(count >= 0 && count <= 60_000, "the address plan holds at most 60,000 routers")
+        precondition(count >= 0 && count <= Self.maxRouters, "the address plan holds at most \(Self.maxRouters) routers")
         networks.append(Network(id: Self.externalNetworkID, name: "public", project: "admin", external: true,
                                 subnetIDs: [Self.externalSubnetV4ID, Self.externalSubnetV6ID]))
         // The external subnets ("b…") sort before every tenant subnet ("c…"), so the list stays sorted by ID.

@@ -84,12 +84,15 @@ struct Run: AsyncParsableCommand {
         // Fail early on a bad configuration; later reloads keep the old one instead.
         _ = try rt.reconciler(kernel: kernel, metrics: metrics)
         let firstSource = try rt.source()
+        let expected = ExpectedKernelChanges()
         let firstUse = FirstUse(firstSource)
         let daemon: Daemon
         do {
             daemon = try Daemon(settings: rt.settings, logger: logger, metrics: metrics, reloadSettings: { try rt.reload() }) { settings in
                 let source = try firstUse.take() ?? Runtime.buildSource(settings: settings, logger: logger)
-                return (source, try Reconciler(kernel: kernel, settings: settings, logger: logger, metrics: metrics))
+                var reconciler = try Reconciler(kernel: kernel, settings: settings, logger: logger, metrics: metrics)
+                reconciler.expectedChanges = expected
+                return (source, reconciler)
             }
         } catch {
             throw fail("\(error)", code: Exit.usage)
@@ -110,8 +113,9 @@ struct Run: AsyncParsableCommand {
         var watcher: KernelEventWatcher?
         do {
             let w = try KernelEventWatcher(namespace: rt.settings.netns)
-            w.start(ownership: rt.settings.ownership, logger: logger) { daemon.kernelChanged() }
+            w.start(ownership: rt.settings.ownership, logger: logger, expected: expected) { daemon.kernelChanged() }
             watcher = w
+            daemon.kernelEventsWatched.store(true, ordering: .relaxed)
         } catch {
             logger.warning("cannot subscribe to route events; self-healing waits for the interval", metadata: ["error": "\(error)"])
         }
