@@ -38,9 +38,25 @@ struct EventsBrokerTests {
     @Test func aPublishedInterfaceNotificationReachesTheKernelThroughATargetedReRead() async throws {
         let exchange = "mra-test.neutron.\(UUID().uuidString.prefix(8))"
         let queue = "mra-test.agent.\(UUID().uuidString.prefix(8))"
-        let publisher = try await AMQPConnection.connect(to: try endpoint(), password: password)
-        // As oslo.messaging's kombu driver declares Neutron's exchange: topic, not durable.
-        try await publisher.declareExchange(ExchangeDeclare(exchange: exchange, type: "topic", passive: false, durable: false))
+        // Topic, like Neutron's; durable here (unlike Neutron's) so that EventsTests' broker restart, which may run
+        // at the same time, cannot take it away mid-test: the agent's durable queue and binding survive it too.
+        let endpoint = try endpoint(), password = self.password
+        let first = try await AMQPConnection.connect(to: endpoint, password: password)
+        try await first.declareExchange(ExchangeDeclare(exchange: exchange, type: "topic", passive: false, durable: true))
+        await first.close()
+        /// Publishes on a fresh connection, again after a broker restart.
+        func publish(_ body: [UInt8]) async throws {
+            for attempt in 1...20 {
+                do {
+                    let c = try await AMQPConnection.connect(to: endpoint, password: password)
+                    try await c.publish(exchange: exchange, routingKey: "notifications.info", body: body)
+                    await c.close()
+                    return
+                } catch where attempt < 20 {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+        }
 
         var settings = Settings()
         settings.interval = 3600
@@ -55,8 +71,8 @@ struct EventsBrokerTests {
             (source, try Reconciler(kernel: kernel, settings: s, logger: logger, metrics: metrics))
         }
         let loop = Task { try await daemon.loop() }
-        let config = EventStreamConfiguration(endpoint: try endpoint(), password: password, queue: queue,
-                                              exchange: exchange, routingKey: "notifications.info", queueExpires: .seconds(60))
+        let config = EventStreamConfiguration(endpoint: endpoint, password: password, queue: queue,
+                                              exchange: exchange, routingKey: "notifications.info", queueExpires: .seconds(120))
         let follower = EventFollower(daemon: daemon, logger: logger, metrics: metrics)
         let following = Task { await follower.run(EventStream(configuration: config)) }
         defer {
@@ -71,12 +87,10 @@ struct EventsBrokerTests {
         c.subnets.append(Subnet(id: "sub-b2", networkID: "net-b2", cidr: IPPrefix("10.2.0.0/24")!, projectID: "proj-b", createdAt: "2026-01-04T00:00:00Z"))
         c.ports.append(RouterPort(id: "p4", deviceID: "router-b", fixedIPs: [FixedIP(subnetID: "sub-b2", ipAddress: IPAddress("10.2.0.1")!)]))
         source.set(c)
-        try await publisher.publish(exchange: exchange, routingKey: "notifications.info",
-                                    body: oslo("port.update.end", payload: #"{"port": {"id": "vm1", "device_owner": "compute:nova", "device_id": "i-1", "fixed_ips": []}}"#))
-        try await publisher.publish(exchange: exchange, routingKey: "notifications.info", body: oslo("router.update.start", payload: #"{"id": "router-b"}"#))
-        try await publisher.publish(exchange: exchange, routingKey: "notifications.info", body: Array(#"{"oslo.version": "2.0", "oslo.message": "{cut"#.utf8))
-        try await publisher.publish(exchange: exchange, routingKey: "notifications.info",
-                                    body: oslo("router.interface.create", payload: #"{"router_interface": {"id": "router-b", "port_id": "p4", "subnet_id": "sub-b2", "subnet_ids": ["sub-b2"], "network_id": "net-b2", "project_id": "proj-b"}}"#))
+        try await publish(oslo("port.update.end", payload: #"{"port": {"id": "vm1", "device_owner": "compute:nova", "device_id": "i-1", "fixed_ips": []}}"#))
+        try await publish(oslo("router.update.start", payload: #"{"id": "router-b"}"#))
+        try await publish(Array(#"{"oslo.version": "2.0", "oslo.message": "{cut"#.utf8))
+        try await publish(oslo("router.interface.create", payload: #"{"router_interface": {"id": "router-b", "port_id": "p4", "subnet_id": "sub-b2", "subnet_ids": ["sub-b2"], "network_id": "net-b2", "project_id": "proj-b"}}"#))
         #expect(try await eventually { ownedRoutes(kernel).contains("10.2.0.0/24 via 203.0.113.11") })
         #expect(source.targeted.withLock { $0 }.contains(["router-b"]))
         #expect(source.reads == readsAfterBinding, "a notification costs a targeted re-read, never a full read")
@@ -86,6 +100,5 @@ struct EventsBrokerTests {
         #expect(text.contains(#"outcome="malformed"} 1"#))
         #expect(text.contains(#"mra_events_received_total{event_type="router.interface.create",outcome="handled"} 1"#))
         #expect(text.contains("mra_events_broker_connected 1"))
-        await publisher.close()
     }
 }
