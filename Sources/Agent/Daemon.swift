@@ -542,8 +542,8 @@ public final class Daemon: Service, Sendable {
             return (updates, p)
         }
         logger.debug("routers re-read", metadata: [
-            "routers": "\(ids.count)", "gone": "\(read.gone.count)", "requests": "\(read.requests)",
-            "read_ms": "\(fixed(seconds(clock.now - start) * 1000, 1))",
+            "routers": "\(ids.count)", "gone": "\(read.gone.count)", "ports": "\(read.ports.count)",
+            "new_subnets": "\(read.subnets.count)", "requests": "\(read.requests)", "read_ms": "\(fixed(seconds(clock.now - start) * 1000, 1))",
         ])
         if var planner, let delta = planner.update(updates) {
             if reconcileDelta(delta, planner: &planner, start: start) {

@@ -27,15 +27,9 @@ public enum EventsState: String, Sendable, Hashable {
 }
 
 extension CloudSnapshot {
-    /// The snapshot with `read` in place of what it had for `routers`: those routers, all their ports, and the
-    /// new subnets. Routers the read no longer found (deleted) lose their ports too.
-    public func folding(_ read: RoutersRead, routers ids: Set<String>) -> CloudSnapshot {
-        var s = self
-        s.fold(read, routers: ids)
-        return s
-    }
-
-    /// `folding` in place (linear in the snapshot, no copy when the snapshot's storage is not shared).
+    /// Puts `read` in place of what the snapshot had for `routers`: those routers, all their ports, and the new
+    /// subnets; routers the read no longer found (deleted) lose their ports too. Linear in the snapshot, and no
+    /// copy when its storage is not shared.
     public mutating func fold(_ read: RoutersRead, routers ids: Set<String>) {
         routers.removeAll { ids.contains($0.id) }
         routers += read.routers

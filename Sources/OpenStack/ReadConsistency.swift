@@ -113,6 +113,11 @@ extension NeutronClient {
     /// Up to this many IDs per `id=` filtered list request.
     static let idsPerRequest = 50
 
+    /// `ids` in runs of at most `idsPerRequest` (one filtered list request each).
+    static func batches(_ ids: [String]) -> [ArraySlice<String>] {
+        stride(from: 0, to: ids.count, by: idsPerRequest).map { ids[$0..<min($0 + idsPerRequest, ids.count)] }
+    }
+
     /// Mends `snapshot` by re-reading what its parts name but do not contain, or throws
     /// `InconsistentReadError`. Two rounds: a router that joins can name subnets not read yet.
     /// `reread`: whether objects had to be read again by ID.
@@ -154,10 +159,7 @@ extension NeutronClient {
         guard !ids.isEmpty else { return ([], []) }
         let sorted = ids.sorted()
         var found: [String: Item] = [:]
-        var start = 0
-        while start < sorted.count {
-            let batch = Array(sorted[start..<min(start + Self.idsPerRequest, sorted.count)])
-            start += batch.count
+        for batch in Self.batches(sorted) {
             let items = try await list(resource, kind, filters: batch.map { ("id", $0) }, auth: auth).items
             let wanted = Set(batch)
             for item in items where wanted.contains(item[keyPath: id]) { found[item[keyPath: id]] = item }

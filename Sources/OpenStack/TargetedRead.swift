@@ -57,7 +57,7 @@ extension NeutronClient {
         let sorted = ids.sorted()
         var read = RoutersRead()
         var seen = Set<String>()
-        for batch in stride(from: 0, to: sorted.count, by: Self.idsPerRequest).map({ Array(sorted[$0..<min($0 + Self.idsPerRequest, sorted.count)]) }) {
+        for batch in Self.batches(sorted) {
             for r in try await list(NeutronWire.routers, NeutronPageDecoder.routerKind, filters: batch.map { ("id", $0) }, auth: auth).items
             where ids.contains(r.id) {
                 guard seen.insert(r.id).inserted else { throw InconsistentReadError(detail: "duplicate IDs in one read: router \(r.id)") }
@@ -67,7 +67,7 @@ extension NeutronClient {
         read.gone = ids.subtracting(seen)
         let present = read.routers.map(\.id).sorted()
         var portIDs = Set<String>()
-        for batch in stride(from: 0, to: present.count, by: Self.idsPerRequest).map({ Array(present[$0..<min($0 + Self.idsPerRequest, present.count)]) }) {
+        for batch in Self.batches(present) {
             let wanted = Set(batch)
             for p in try await list(NeutronWire.ports, NeutronPageDecoder.portKind, filters: batch.map { ("device_id", $0) }, auth: auth).items
             where wanted.contains(p.deviceID) && RouterPort.interfaceOwners.contains(p.deviceOwner) {
@@ -77,7 +77,7 @@ extension NeutronClient {
         }
         let named = Set(read.ports.flatMap { $0.fixedIPs.map(\.subnetID) }).filter { !knownSubnets($0) }.sorted()
         var found = Set<String>()
-        for batch in stride(from: 0, to: named.count, by: Self.idsPerRequest).map({ Array(named[$0..<min($0 + Self.idsPerRequest, named.count)]) }) {
+        for batch in Self.batches(named) {
             let wanted = Set(batch)
             for s in try await list(NeutronWire.subnets, NeutronPageDecoder.subnetKind, filters: batch.map { ("id", $0) }, auth: auth).items
             where wanted.contains(s.id) && found.insert(s.id).inserted {
@@ -89,10 +89,6 @@ extension NeutronClient {
             throw InconsistentReadError(detail: "interface ports name \(missing.count) subnet(s) Neutron did not list (\(missing.prefix(3).joined(separator: ", ")))")
         }
         read.requests = statistics.requests - before
-        logger.debug("routers re-read", metadata: [
-            "routers": "\(ids.count)", "gone": "\(read.gone.count)", "ports": "\(read.ports.count)",
-            "new_subnets": "\(read.subnets.count)", "requests": "\(read.requests)",
-        ])
         return read
     }
 }

@@ -21,25 +21,11 @@ import Testing
         let clock: TestClock
     }
 
+    /// DaemonTests' rig (interval 10 s, resync interval 300 s), with a notification follower on the same clock.
     func rig(_ configure: (inout Settings) -> Void = { _ in }) throws -> Rig {
-        var settings = Settings()
-        settings.interval = 10
-        settings.maxBackoff = 40
-        settings.resyncInterval = 300
-        configure(&settings)
-        let clock = TestClock()
-        let kernel = hostKernel()
-        let source = ScriptedSource(sampleCloud(), clock: clock)
-        let logs = LogCapture()
-        let logger = logs.logger()
-        let metrics = AgentMetrics()
-        let fixed = settings
-        let daemon = try Daemon(settings: settings, logger: logger, metrics: metrics, reloadSettings: { fixed },
-                                jitter: { 1.0 }, clock: clock) { s in
-            (source, try Reconciler(kernel: kernel, settings: s, logger: logger, metrics: metrics))
-        }
-        let follower = EventFollower(daemon: daemon, logger: logger, metrics: metrics, clock: clock)
-        return Rig(kernel: kernel, source: source, daemon: daemon, follower: follower, logs: logs, metrics: metrics, clock: clock)
+        let r = try DaemonTests().rig(configure)
+        let follower = EventFollower(daemon: r.daemon, logger: r.daemon.logger, metrics: r.metrics, clock: r.clock)
+        return Rig(kernel: r.kernel, source: r.source, daemon: r.daemon, follower: follower, logs: r.logs, metrics: r.metrics, clock: r.clock)
     }
 
     /// router-b gets a second interface, on 10.2.0.0/24.
