@@ -2,6 +2,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// TLS settings for `amqps://`, as for the OpenStack client: a CA bundle, or verification off (tests only).
 public struct AMQPTLSOptions: Sendable, Equatable {
@@ -233,6 +234,9 @@ public final class AMQPConnection: Sendable {
         let (stream, continuation) = AsyncThrowingStream<AMQPMessage, Error>.makeStream()
         let finalConfig = config
         let host = endpoint.host
+        // The handshake's outcome, kept from the moment the handler exists: a broker that refuses us (a wrong
+        // password) may close the connection, and so remove the handler, before `attach` could look it up.
+        let handshake = Mutex<EventLoopFuture<TuneParameters>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -244,6 +248,7 @@ public final class AMQPConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ssl)
                     }
                     let opened = channel.eventLoop.makePromise(of: TuneParameters.self)
+                    handshake.withLock { $0 = opened.futureResult }
                     let handler = AMQPConnectionHandler(config: finalConfig, opened: opened, messages: continuation)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -256,6 +261,14 @@ public final class AMQPConnection: Sendable {
         } catch {
             continuation.finish()
             throw AMQPError.connectionLost("cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
+        }
+        if let opened = handshake.withLock({ $0 }) {
+            do {
+                _ = try await opened.get()
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
         }
         return try await attach(to: channel, messages: stream)
     }
