@@ -321,7 +321,8 @@ def rabbit_ctl(ctl, *args, check=True, port=None):
         env["MRA_RABBITMQ_PORT"] = str(port)  # scripts/rabbitmq/ctl.sh finds its node by the AMQP port
     r = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=60, env=env)
     if check and r.returncode != 0:
-        raise LabError(f"rabbitmqctl {' '.join(args)} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:400]}")
+        # Only the command and its first argument: add_user's second one is a password.
+        raise LabError(f"rabbitmqctl {' '.join(args[:2])} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:400]}")
     return r.stdout
 
 
@@ -332,7 +333,8 @@ def rabbit_setup(run_dir):
         return None
     port = int(os.environ.get("MRA_LAB_RABBITMQ_PORT", "5672"))
     tag = os.path.basename(run_dir).replace("_", "-").lower()
-    vhost, user, password = f"mra-lab-{tag}", f"neutron-{tag}", secrets.token_urlsafe(18)
+    # Hex: a URL-safe token can start with "-", which rabbitmqctl takes for an option (the lab then fails to start).
+    vhost, user, password = f"mra-lab-{tag}", f"neutron-{tag}", secrets.token_hex(18)
     rabbit_ctl(ctl, "add_vhost", vhost, port=port)
     rabbit_ctl(ctl, "add_user", user, password, port=port)
     rabbit_ctl(ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*", port=port)
