@@ -289,7 +289,9 @@ public final class Daemon: Service, Sendable {
                 await state.withLock { $0.source }.close()
                 return
             case .timer:
-                nextFull = await fullReconcile(reason: started ? scheduledReason() : "start")
+                // A full read asked for but deferred by the read-load floor keeps its reason (binding, reconnect, …).
+                let wanted = state.withLock { $0.fullReadWanted }
+                nextFull = await fullReconcile(reason: started ? wanted ?? scheduledReason() : "start")
                 started = true
             case .reload:
                 await applyReload()

@@ -192,6 +192,27 @@ import Testing
         try await task.value
     }
 
+    @Test func aBindingReadDeferredByTheReadLoadFloorKeepsItsReason() async throws {
+        let r = try rig()
+        r.source.delay.withLock { $0 = .seconds(3) }
+        let task = Task { try await r.daemon.loop() }
+        await r.clock.sleeping(until: .seconds(3))
+        r.clock.advance(to: .seconds(3))
+        await r.daemon.waitForCycles(1)
+        r.daemon.eventsStateChanged(.connecting)
+        r.follower.handle(.connected(queue: "q", broker: "b"))
+        await r.daemon.waitForCycles(2)   // deferred: the first read began at 0 and took 3 s
+        await r.clock.sleeping(until: .seconds(30))
+        r.clock.advance(to: .seconds(30))
+        await r.clock.sleeping(until: .seconds(33))
+        r.clock.advance(to: .seconds(33))
+        await r.daemon.waitForCycles(3)
+        #expect(r.metrics.exposition().contains(#"mra_full_reads_total{reason="binding"} 1"#))
+        #expect(!r.metrics.exposition().contains(#"reason="safety_net""#))
+        r.daemon.stop()
+        try await task.value
+    }
+
     @Test func aSafetyNetReadCountsChangesNoNotificationAnnounced() async throws {
         let r = try rig()
         let task = await startConnected(r)
